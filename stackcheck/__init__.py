@@ -1,0 +1,1 @@
+"""stackcheck: a pytest conformance suite for a small OpenStack + Galera lab (checks, safe fixes, honest reports)."""
