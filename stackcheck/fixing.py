@@ -1,0 +1,344 @@
+"""The fix engine: plan -> diff -> (dry run stops here) -> lock -> guard -> backup -> validate -> apply ->
+re-check -> roll back if the re-check fails.
+
+A fixer is a function registered for requirement ids with a risk class. It only READS the host and describes
+what it would change through the FixContext it is given (file edits, commands, API calls, each with its undo);
+the engine does the changing, so every fixer gets the same safety for free:
+
+    from stackcheck.fixing import fixer
+
+    @fixer("DBH-1", risk="config", checks=["test_swap_file_in_fstab"])
+    def add_swapfile_to_fstab(ctx):
+        '''Add the swap file's line to /etc/fstab and activate it.'''
+        fstab = ctx.read("/etc/fstab")
+        ctx.edit("/etc/fstab", fstab.rstrip("\\n") + "\\n/swapfile none swap defaults 0 0\\n")
+        ctx.command("swapon /swapfile", undo="swapoff /swapfile")
+
+Risk classes: `config` (edit files, reload), `restart` (restarts a service), `data` (touches stored data:
+only with --fix-data). A fixer that makes no change (plan empty) is a no-op, which is what makes fixers
+idempotent: the second run finds nothing to do.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+import re
+import shlex
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from stackcheck.transport import Result, Transport
+
+RISKS = ("config", "restart", "data")
+BACKUP_ROOT = "/var/backups/stackcheck"
+LOCK_PATH = "/run/stackcheck-fix.lock"
+
+
+class FixRefused(Exception):
+    """The engine will not run this fix (lock held, cluster not healthy, unsafe); nothing was changed."""
+
+
+@dataclass
+class Fixer:
+    func: Callable
+    requirements: tuple[str, ...]
+    risk: str
+    checks: tuple[str, ...]
+    roles: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.func.__module__}.{self.func.__name__}"
+
+    @property
+    def description(self) -> str:
+        return (inspect.getdoc(self.func) or self.func.__name__.replace("_", " ")).splitlines()[0]
+
+    def pairs_with(self, requirement_ids, check_name: str) -> bool:
+        base = check_name.split("[")[0]
+        return bool(set(self.requirements) & set(requirement_ids)) and (not self.checks or base in self.checks)
+
+
+REGISTRY: list[Fixer] = []
+
+
+def fixer(*requirements: str, risk: str, checks=(), roles=()):
+    """Register a fixer for requirement ids (optionally only for some check functions or roles)."""
+    if risk not in RISKS:
+        raise ValueError(f"risk must be one of {RISKS}, not {risk!r}")
+
+    def register(func):
+        REGISTRY.append(Fixer(func, tuple(requirements), risk, tuple(checks), tuple(roles)))
+        return func
+
+    return register
+
+
+def fixers_for(requirement_ids, check_name: str, roles=()) -> list[Fixer]:
+    return [
+        f for f in REGISTRY if f.pairs_with(requirement_ids, check_name) and (not f.roles or set(f.roles) & set(roles))
+    ]
+
+
+# --- what a fixer describes ------------------------------------------------------------------------------------
+# A config line that carries a credential (`password = x`, `admin_token: y`, `set secret z`): its value is
+# masked in every diff the engine prints or reports. Host config files hold secrets the inventory does not
+# know (a service user's password), so the run's redactor cannot catch them; the file gets the real value.
+_SECRET_LINE = re.compile(r"(?im)^([+ -]?[ \t]*(?:set[ \t]+)?[\w.-]*(?:password|secret|token|_pass|passwd)[\w.-]*"
+                          r"[ \t]*[=:][ \t]*)\S.*$")
+
+
+def mask_secrets(diff: str) -> str:
+    return _SECRET_LINE.sub(lambda m: m.group(1) + "[REDACTED]", diff)
+
+
+@dataclass
+class FileEdit:
+    path: str
+    old: str | None  # None: the file does not exist yet
+    new: str
+    validate: str | None = None  # shell command; {path} is replaced by the candidate file (validated before write)
+    validate_in_place: str | None = None  # for validators that read the whole tree (apachectl configtest)
+    mode: str = "0644"  # only for new files; existing files keep their mode and owner
+
+    def diff(self) -> str:
+        return mask_secrets("".join(
+            difflib.unified_diff(
+                (self.old or "").splitlines(keepends=True),
+                self.new.splitlines(keepends=True),
+                fromfile=f"a{self.path}" if self.old is not None else "/dev/null",
+                tofile=f"b{self.path}",
+            )
+        ))
+
+
+@dataclass
+class Action:
+    description: str
+    do: str | Callable[[], Any]
+    undo: str | Callable[[], Any] | None = None
+
+
+@dataclass
+class FixContext:
+    """What a fixer sees: read access, and methods that add steps to the plan."""
+
+    transport: Transport | None
+    target: Any = None  # the inventory Host (None for cloud-wide fixers)
+    lab: Any = None
+    host: Any = None  # testinfra host over the same transport
+    extra: dict = field(default_factory=dict)  # fixtures the check used (db, cloud ...)
+    edits: list[FileEdit] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def run(self, command: str) -> Result:
+        """Run a read-only command while planning (reading state); changes go through edit/command."""
+        return self.transport.run(command)
+
+    def read(self, path: str) -> str | None:
+        """A file's content, or None when it does not exist."""
+        result = self.transport.run(f"cat -- {shlex.quote(path)}")
+        if result.rc != 0:
+            if "No such file" in result.stderr:
+                return None
+            raise RuntimeError(f"cannot read {path}: {result.stderr.strip()}")
+        return result.stdout
+
+    def edit(self, path: str, new: str, validate: str | None = None, validate_in_place: str | None = None,
+             mode: str = "0644") -> None:
+        old = self.read(path)
+        if old == new:
+            return
+        self.edits.append(FileEdit(path, old, new, validate, validate_in_place, mode))
+
+    def command(self, command: str, undo: str | None = None, description: str | None = None) -> None:
+        """A shell command run after the files are written (restart, reload, swapon ...)."""
+        self.actions.append(Action(description or command, command, undo))
+
+    def call(self, description: str, do: Callable[[], Any], undo: Callable[[], Any] | None = None) -> None:
+        """An API step (openstacksdk, SQL) with its undo."""
+        self.actions.append(Action(description, do, undo))
+
+    def note(self, text: str) -> None:
+        """Something the report should keep (e.g. the old endpoint, so it can be restored by hand)."""
+        self.notes.append(text)
+
+    @property
+    def empty(self) -> bool:
+        return not self.edits and not self.actions
+
+
+@dataclass
+class FixOutcome:
+    status: str  # noop | planned | fixed | fix-failed | refused
+    fixer: str
+    risk: str
+    diff: str = ""
+    log: list[str] = field(default_factory=list)
+    backups: list[str] = field(default_factory=list)
+    recheck_error: str = ""
+
+    def summary(self) -> str:
+        return "\n".join(self.log)
+
+
+# --- the engine ------------------------------------------------------------------------------------------------
+class Engine:
+    """Runs one fixer through the safe sequence. `recheck()` re-runs the paired check and raises if it fails;
+    `guard()` (optional) raises FixRefused when touching this host now could cost a cluster its quorum."""
+
+    def __init__(self, dry_run: bool = False, allow_data: bool = False, echo: Callable[[str], None] = print):
+        self.dry_run = dry_run
+        self.allow_data = allow_data
+        self.echo = echo
+        self.stamp = time.strftime("%Y%m%dT%H%M%S")
+
+    def fix(self, fx: Fixer, ctx: FixContext, recheck: Callable[[], None], guard: Callable[[], None] | None = None,
+            where: str = "") -> FixOutcome:
+        out = FixOutcome("noop", fx.name, fx.risk)
+        say = lambda line: (out.log.append(line), self.echo(line))  # noqa: E731
+        if fx.risk == "data" and not self.allow_data:
+            out.status = "refused"
+            say(f"fix {fx.name} [{where}]: refused: risk class 'data' needs --fix-data")
+            return out
+        try:
+            fx.func(ctx)
+        except FixRefused as exc:  # the fixer saw, while planning, that it must not act (e.g. it would cut SSH)
+            out.status = "refused"
+            say(f"fix {fx.name} [{where}]: refused: {exc}")
+            return out
+        if ctx.empty:
+            say(f"fix {fx.name} [{where}]: nothing to change")
+            return out
+        out.diff = "".join(e.diff() for e in ctx.edits)
+        say(f"fix {fx.name} [{where}] ({fx.risk}): {fx.description}")
+        for edit in ctx.edits:
+            say(edit.diff().rstrip("\n") or f"(rewrite {edit.path})")
+        for action in ctx.actions:
+            say(f"then: {action.description}")
+        for note in ctx.notes:
+            say(f"note: {note}")
+        if self.dry_run:
+            out.status = "planned"
+            say("dry run: nothing changed")
+            return out
+        lock = ctx.transport is not None and (bool(ctx.edits) or any(isinstance(a.do, str) for a in ctx.actions))
+        locked = False
+        try:
+            if lock:
+                self._lock(ctx.transport)
+                locked = True
+            if guard is not None:
+                guard()
+            done: list[Action] = []
+            try:
+                out.backups = [self._backup(ctx.transport, e) for e in ctx.edits]
+                for edit in ctx.edits:
+                    self._write(ctx.transport, edit)
+                for action in ctx.actions:
+                    self._do(ctx.transport, action.do, action.description)
+                    done.append(action)
+                recheck()
+            except FixRefused:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - any failure after the first write means roll back
+                out.status = "fix-failed"
+                out.recheck_error = _first_line(exc)
+                say(f"re-check failed after the fix: {out.recheck_error}; rolling back")
+                self._rollback(ctx, done, out, say)
+                return out
+        except FixRefused as exc:
+            out.status = "refused"
+            say(f"refused: {exc}")
+            return out
+        finally:
+            if locked:
+                self._unlock(ctx.transport)
+        out.status = "fixed"
+        say(f"fixed: the check passes now (backups: {', '.join(out.backups) or 'none'})")
+        return out
+
+    # -- steps --------------------------------------------------------------------------------------------------
+    def _lock(self, t: Transport) -> None:
+        # mkdir is atomic: two fix runs against one host cannot both hold the lock
+        token = f"{socket.gethostname()}:{os.getpid()}:{self.stamp}"
+        r = t.run(f"mkdir {LOCK_PATH} 2>/dev/null && echo {token} > {LOCK_PATH}/owner && echo acquired"
+                  f" || cat {LOCK_PATH}/owner")
+        if r.stdout.strip() != "acquired":
+            raise FixRefused(f"another fix run holds {LOCK_PATH} on {t.name} (owner {r.stdout.strip() or '?'});"
+                             f" remove it by hand if that run is dead")
+
+    def _unlock(self, t: Transport) -> None:
+        t.run(f"rm -rf {LOCK_PATH}")
+
+    def _backup(self, t: Transport, edit: FileEdit) -> str:
+        if edit.old is None:
+            return ""
+        dest = f"{BACKUP_ROOT}/{self.stamp}{edit.path}"
+        r = t.run(f"mkdir -p {shlex.quote(os.path.dirname(dest))} && cp -a -- {shlex.quote(edit.path)} {shlex.quote(dest)}")
+        if not r.ok:
+            raise FixRefused(f"cannot back up {edit.path}: {r.stderr.strip()}")
+        return dest
+
+    def _write(self, t: Transport, edit: FileEdit) -> None:
+        path = shlex.quote(edit.path)
+        cand = shlex.quote(f"{edit.path}.stackcheck-new")
+        keep = f"chmod --reference={path} {cand} && chown --reference={path} {cand}" if edit.old is not None \
+            else f"chmod {edit.mode} {cand}"
+        r = t.run(f"mkdir -p $(dirname {path}) && cat > {cand} && {keep}", stdin=edit.new)
+        if not r.ok:
+            raise RuntimeError(f"cannot write {edit.path}: {r.stderr.strip()}")
+        if edit.validate:
+            v = t.run(edit.validate.replace("{path}", cand))
+            if not v.ok:
+                t.run(f"rm -f {cand}")
+                raise RuntimeError(f"validation of the new {edit.path} failed ({edit.validate}): "
+                                   f"{(v.stderr or v.stdout).strip()[:300]}")
+        r = t.run(f"mv -f {cand} {path}")
+        if not r.ok:
+            raise RuntimeError(f"cannot replace {edit.path}: {r.stderr.strip()}")
+        if edit.validate_in_place:
+            v = t.run(edit.validate_in_place)
+            if not v.ok:
+                raise RuntimeError(f"validation failed ({edit.validate_in_place}): {(v.stderr or v.stdout).strip()[:300]}")
+
+    def _do(self, t: Transport | None, step, description: str) -> None:
+        if callable(step):
+            step()
+            return
+        r = t.run(step)
+        if not r.ok:
+            raise RuntimeError(f"`{description}` failed (rc {r.rc}): {(r.stderr or r.stdout).strip()[:300]}")
+
+    def _rollback(self, ctx: FixContext, done: list[Action], out: FixOutcome, say) -> None:
+        for edit, backup in zip(ctx.edits, out.backups):
+            if edit.old is None:
+                ctx.transport.run(f"rm -f -- {shlex.quote(edit.path)} {shlex.quote(edit.path + '.stackcheck-new')}")
+            else:
+                ctx.transport.run(f"cp -a -- {shlex.quote(backup)} {shlex.quote(edit.path)}")
+            say(f"restored {edit.path}")
+        for action in reversed(done):
+            if action.undo is not None:
+                try:
+                    self._do(ctx.transport, action.undo, f"undo {action.description}")
+                    say(f"undone: {action.description}")
+                except Exception as exc:  # noqa: BLE001 - report and go on undoing the rest
+                    say(f"could not undo {action.description}: {_first_line(exc)}")
+        # restarts ran against the new files: run them again so services read the restored ones
+        if ctx.edits:
+            for action in done:
+                if action.undo is None and isinstance(action.do, str) and "restart" in action.do:
+                    try:
+                        self._do(ctx.transport, action.do, action.description)
+                        say(f"re-ran after restore: {action.description}")
+                    except Exception as exc:  # noqa: BLE001
+                        say(f"could not re-run {action.description}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]
