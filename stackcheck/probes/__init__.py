@@ -1,0 +1,1 @@
+"""How to read things from hosts: one module per kind of source; parsers are pure and unit-tested."""

@@ -1,0 +1,350 @@
+"""The physical host's network as facts (addresses, routes, bridges, its firewalls, the SSH connection we came
+in on), read in one round trip, and the packets that decide HOST-1 ... HOST-5.
+
+The requirement packets are chosen from the host's own facts, not from a fixed list: for HOST-4 the addresses
+the host really has or routes to behind other interfaces (what proxy ARP and routing would expose), the edges
+of the public block outside the floating range, and an address from nowhere; and, so that "drop everything"
+does not pass, the floating range and the NIC's own address must still get through.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+
+from stackcheck.probes import arp as arpmod
+from stackcheck.probes import iptables as ipt
+
+NOWHERE = "192.0.2.77"  # TEST-NET-1: an address no site owns, as "anything else"
+
+READ_COMMAND = r"""
+echo '### addr'; ip -j -4 addr show 2>/dev/null || { echo '#text'; ip -4 -o addr show; }
+echo '### route'; ip -j -4 route show table main 2>/dev/null || { echo '#text'; ip -4 route show table main; }
+echo '### link'; ip -j link show 2>/dev/null || { echo '#text'; ip -o link show; }
+echo '### ssh'; echo "${SSH_CONNECTION:-}"
+echo '### iptables'; iptables-save 2>/dev/null | grep -v '^# Warning'
+echo '### iptables-legacy'; [ -s /proc/net/ip_tables_names ] && command -v iptables-legacy-save >/dev/null && iptables-legacy-save 2>/dev/null
+echo '### persisted-iptables'
+for f in /etc/sysconfig/iptables /etc/iptables/rules.v4; do [ -f "$f" ] && { echo "#### $f"; cat "$f"; }; done
+echo '### persisted-arp'
+for f in /etc/sysconfig/arptables /etc/iptables/arptables.rules; do [ -f "$f" ] && { echo "#### $f"; cat "$f"; }; done
+# native nft ARP tables persisted in nftables.conf: load the file into a throwaway network namespace and list it
+# as JSON (what a boot would load, read by the same parser as the running rules; the host is not touched)
+if [ -f /etc/nftables.conf ] && grep -q 'table arp' /etc/nftables.conf; then
+  echo "#### /etc/nftables.conf"; unshare -n sh -c 'nft -f /etc/nftables.conf >/dev/null 2>&1 && nft -j list ruleset'
+fi
+echo '### end'
+"""
+
+
+@dataclass
+class NetFacts:
+    addrs: dict[str, list[ipaddress.IPv4Interface]] = field(default_factory=dict)
+    routes: list[dict] = field(default_factory=list)
+    masters: dict[str, str] = field(default_factory=dict)  # bridge port -> bridge
+    ssh: tuple[str, int, str, int] | None = None  # client ip, client port, server ip, server port
+    iptables: dict[str, ipt.Table] = field(default_factory=dict)
+    iptables_text: str = ""
+    persisted_iptables: dict[str, str] = field(default_factory=dict)  # path -> text
+    persisted_arp: dict[str, str] = field(default_factory=dict)
+    arp: arpmod.ArpRuleset | None = None
+
+    def local_ips(self) -> set[str]:
+        return {str(i.ip) for ifs in self.addrs.values() for i in ifs}
+
+    def iface_of(self, ip: str) -> str | None:
+        for name, ifs in self.addrs.items():
+            if any(str(i.ip) == ip for i in ifs):
+                return name
+        return None
+
+    def route_dev(self, dst: str) -> str | None:
+        """The output interface of the longest-prefix route for `dst` (main table)."""
+        best, dev = -1, None
+        ip = ipaddress.ip_address(dst)
+        for r in self.routes:
+            d = r.get("dst", "")
+            if r.get("type", "unicast") not in ("unicast",):
+                continue
+            net = ipaddress.ip_network("0.0.0.0/0" if d == "default" else (d if "/" in d else f"{d}/32"), strict=False)
+            if ip in net and net.prefixlen > best:
+                best, dev = net.prefixlen, r.get("dev")
+        return dev
+
+    def nic_networks(self, nic: str) -> list[ipaddress.IPv4Network]:
+        return [i.network for i in self.addrs.get(nic, [])]
+
+
+def _sections(text: str, marker: str = "### ") -> dict[str, str]:
+    out: dict[str, str] = {}
+    name = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith(marker) and not line.startswith(marker + "#"):
+            name = line[len(marker):].strip()
+            out[name] = ""
+        elif name is not None:
+            out[name] += line
+    return out
+
+
+# iproute2 before 4.13 (CentOS 7, the notes' host) has no -j: the one-line text forms are parsed instead
+def _text_addrs(text: str) -> list[dict]:
+    out: dict[str, dict] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == "inet":
+            name = parts[1].split("@")[0]
+            local, _, plen = parts[3].partition("/")
+            out.setdefault(name, {"ifname": name, "addr_info": []})["addr_info"].append(
+                {"family": "inet", "local": local, "prefixlen": int(plen or 32)})
+    return list(out.values())
+
+
+def _text_routes(text: str) -> list[dict]:
+    routes = []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or parts[0] in ("broadcast", "local", "multicast"):
+            continue
+        r: dict = {}
+        if parts[0] in ("unreachable", "blackhole", "prohibit", "throw"):
+            r["type"] = parts[0]
+            parts = parts[1:]
+        r["dst"] = parts[0]
+        for key, field in (("via", "gateway"), ("dev", "dev"), ("metric", "metric"), ("src", "prefsrc")):
+            if key in parts[1:-1]:
+                r[field] = parts[parts.index(key, 1) + 1]
+        routes.append(r)
+    return routes
+
+
+def _text_links(text: str) -> list[dict]:
+    links = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[0].endswith(":"):
+            link = {"ifname": parts[1].rstrip(":").split("@")[0]}
+            if "master" in parts:
+                link["master"] = parts[parts.index("master") + 1]
+            links.append(link)
+    return links
+
+
+def _load(section: str | None, text_parser) -> list[dict]:
+    section = section or ""
+    if section.startswith("#text"):
+        return text_parser(section.split("\n", 1)[1] if "\n" in section else "")
+    return json.loads(section or "[]")
+
+
+def parse(text: str) -> NetFacts:
+    s = _sections(text)
+    facts = NetFacts()
+    for link in _load(s.get("addr"), _text_addrs):
+        facts.addrs[link["ifname"]] = [
+            ipaddress.IPv4Interface(f"{a['local']}/{a['prefixlen']}") for a in link.get("addr_info", [])
+            if a.get("family") == "inet"
+        ]
+    facts.routes = _load(s.get("route"), _text_routes)
+    for link in _load(s.get("link"), _text_links):
+        if link.get("master"):
+            facts.masters[link["ifname"]] = link["master"]
+    parts = (s.get("ssh") or "").split()
+    if len(parts) == 4:
+        facts.ssh = (parts[0], int(parts[1]), parts[2], int(parts[3]))
+    facts.iptables_text = (s.get("iptables") or "") + (s.get("iptables-legacy") or "")
+    facts.iptables = ipt.parse_save(s.get("iptables") or "")
+    legacy = ipt.parse_save(s.get("iptables-legacy") or "")
+    for name, table in legacy.items():  # both stacks see the packet; keep legacy as its own table name
+        facts.iptables[f"legacy-{name}"] = table
+    facts.persisted_iptables = _sections(s.get("persisted-iptables") or "", "#### ")
+    facts.persisted_arp = _sections(s.get("persisted-arp") or "", "#### ")
+    return facts
+
+
+def read(transport) -> NetFacts:
+    """Everything in one round trip: addresses, routes, links, the SSH session, iptables, ARP filters, and the
+    persisted rule files."""
+    text = transport.run(READ_COMMAND.replace("echo '### end'", "") + arpmod.READ_COMMAND).stdout
+    facts = parse(text)
+    facts.arp = arpmod.ruleset_from_sections(arpmod.split_sections(text))
+    return facts
+
+
+def inbound_path(tables: dict[str, ipt.Table], local: bool) -> list[tuple[str, str]]:
+    path = ipt.inbound_path(local)
+    if any(name.startswith("legacy-") for name in tables):
+        path += [(f"legacy-{t}", c) for t, c in path]
+    return path
+
+
+def verdict(facts_tables: dict[str, ipt.Table], facts: NetFacts, pkt: ipt.Packet) -> ipt.Verdict:
+    local = pkt.dst in facts.local_ips()
+    if not local and pkt.oif is None:
+        pkt = ipt.Packet(pkt.src, pkt.dst, pkt.iif, facts.route_dev(pkt.dst), pkt.proto, pkt.dport, pkt.state)
+    return ipt.evaluate(facts_tables, inbound_path(facts_tables, local), pkt)
+
+
+# --- HOST-4 ------------------------------------------------------------------------------------------------------
+def floating_bounds(floating: str) -> list[str]:
+    return arpmod.representative(floating)
+
+
+def in_floating(addr: str, floating: str) -> bool:
+    return arpmod.in_list(addr, [floating])
+
+
+def public_nic_probes(facts: NetFacts, nic: str, floating: str, public_block: str | None) -> list[tuple[ipt.Packet, bool, str]]:
+    """(packet, must_be_denied, why) for HOST-4."""
+    nets = facts.nic_networks(nic)
+    own = lambda a: any(ipaddress.ip_address(a) in n for n in nets)  # noqa: E731
+    allowed = lambda a: own(a) or in_floating(a, floating)  # noqa: E731
+    # the sender: a neighbour on the NIC's network (the upstream gateway when there is one)
+    gw = next((r.get("gateway") for r in facts.routes if r.get("dst") == "default" and r.get("dev") == nic), None)
+    src = gw or (str(nets[0].network_address + 1) if nets else NOWHERE)
+    probes: list[tuple[ipt.Packet, bool, str]] = []
+    seen: set[str] = set()
+
+    def add(dst, deny, why):
+        if dst in seen:
+            return
+        seen.add(dst)
+        probes.append((ipt.Packet(src, dst, iif=nic), deny, why))
+
+    for ifname, ifs in sorted(facts.addrs.items()):
+        if ifname in (nic, "lo"):
+            continue
+        for i in ifs:
+            if not allowed(str(i.ip)):
+                add(str(i.ip), True, f"the host's address on {ifname}")
+            behind = str(i.network.network_address + 2) if i.network.num_addresses > 4 else None
+            if behind and not allowed(behind) and behind != str(i.ip):
+                add(behind, True, f"an address behind {ifname}")
+    if public_block:
+        for a in arpmod.representative(public_block):
+            if not allowed(a):
+                add(a, True, f"in the public block {public_block} but outside the floating range")
+    add(NOWHERE, True, "an address the site does not own")
+    for a in floating_bounds(floating):
+        add(a, False, f"in the floating range {floating}")
+    for i in facts.addrs.get(nic, []):
+        add(str(i.ip), False, f"the NIC's own address")
+    return probes
+
+
+# --- HOST-5 ------------------------------------------------------------------------------------------------------
+# what an instance would try on its gateway: log in, reach the VM consoles, ping it. (libvirt's own INPUT rules
+# accept DNS/DHCP on every network bridge; those are libvirt's service to the networks, not judged here.)
+INSTANCE_TRAFFIC = (("tcp", 22, "ssh"), ("tcp", 5900, "the consoles"), ("icmp", None, "ping"))
+
+
+def hop0_probes(facts: NetFacts, bridge: str, floating: str) -> list[tuple[ipt.Packet, str]]:
+    """New traffic from an instance (a floating address) to each address of the external bridge."""
+    src = floating_bounds(floating)[0]
+    out = []
+    for i in facts.addrs.get(bridge, []):
+        for proto, port, what in INSTANCE_TRAFFIC:
+            out.append((ipt.Packet(src, str(i.ip), iif=bridge, proto=proto, dport=port), what))
+    return out
+
+
+# --- SSH safety ----------------------------------------------------------------------------------------------------
+def ssh_packet(facts: NetFacts) -> ipt.Packet | None:
+    """The packets of the SSH session a fix runs over, as the host's INPUT sees them (None: not over SSH)."""
+    if not facts.ssh:
+        return None
+    client, _cport, server, sport = facts.ssh
+    iif = facts.route_dev(client)
+    return ipt.Packet(client, server, iif=iif, proto="tcp", dport=sport, state="ESTABLISHED")
+
+
+def ssh_arp_packets(facts: NetFacts) -> list[arpmod.ArpPacket]:
+    """The ARP the SSH session needs: the host asking for its peer (or gateway), and the peer asking for it."""
+    if not facts.ssh:
+        return []
+    client, _cport, server, _sport = facts.ssh
+    dev = facts.route_dev(client) or facts.iface_of(server)
+    gw = next((r.get("gateway") for r in facts.routes
+               if r.get("dev") == dev and r.get("gateway") and r.get("dst") == "default"), None)
+    neighbour = client if any(ipaddress.ip_address(client) in n for n in facts.nic_networks(dev or "")) else (gw or client)
+    bridge = dev if dev in facts.masters.values() else None
+    port = None
+    return [arpmod.ArpPacket("out", dev, server, neighbour, port=port, bridge=bridge),
+            arpmod.ArpPacket("in", dev, neighbour, server, port=port, bridge=bridge)]
+
+
+# --- the judgements, shared by the checks and their fixers (a fixer edits a persisted file only when it is wrong) --
+def host4_wrong(tables, facts: NetFacts, nic: str, floating: str, block: str | None, seen=None) -> list[str]:
+    wrong = []
+    for pkt, deny, why in public_nic_probes(facts, nic, floating, block):
+        v = verdict(tables, facts, pkt)
+        if seen is not None:
+            seen.append(f"{pkt.dst} {'/'.join(sorted(v.outcomes))}")
+        if deny and not v.denied:
+            wrong.append(f"{pkt.describe()} ({why}): {v}, expected dropped")
+        if not deny and v.denied:
+            wrong.append(f"{pkt.describe()} ({why}): {v}, expected to get through")
+    return wrong
+
+
+def host5_wrong(tables, facts: NetFacts, bridge: str, floating: str, seen=None) -> list[str]:
+    wrong = []
+    for pkt, what in hop0_probes(facts, bridge, floating):
+        v = verdict(tables, facts, pkt)
+        if seen is not None:
+            seen.append(f"{pkt.describe()}: {'/'.join(sorted(v.outcomes))}")
+        if not v.denied:
+            wrong.append(f"{pkt.describe()} ({what}): {v}, expected rejected")
+    return wrong
+
+
+def public_list(given: list[str] | None, block: str | None, facts: NetFacts, nic: str) -> list[str]:
+    """The addresses the host may ARP for on the public NIC: the inventory's host.public_ips, else the public
+    block and the NIC's own addresses."""
+    if given:
+        return list(given)
+    return [str(i.ip) for i in facts.addrs.get(nic, [])] + ([block] if block else [])
+
+
+def outside_addresses(facts: NetFacts, nic: str, allowed: list[str]) -> list[tuple[str, str]]:
+    """Addresses the host has or routes to behind other interfaces (what proxy ARP would answer for), its own
+    NIC address when the list leaves it out, and one from nowhere: those not in the public list."""
+    out = [(str(i.ip), "the NIC's own address, left out of the public list")
+           for i in facts.addrs.get(nic, []) if not arpmod.in_list(str(i.ip), allowed)]
+    for ifname, ifs in sorted(facts.addrs.items()):
+        if ifname in (nic, "lo"):
+            continue
+        for i in ifs:
+            for a, why in ((str(i.ip), f"the host's address on {ifname}"),
+                           (str(i.network.network_address + 2), f"an address behind {ifname}")):
+                if not arpmod.in_list(a, allowed) and a not in [o[0] for o in out]:
+                    out.append((a, why))
+    out.append((NOWHERE, "an address the site does not own"))
+    return out
+
+
+def arp_wrong(facts: NetFacts, ruleset: arpmod.ArpRuleset, nic: str, allowed: list[str]) -> list[str]:
+    # the neighbour asking / being asked: the default gateway, else the first address of the NIC's network
+    peer = next((r.get("gateway") for r in facts.routes if r.get("dst") == "default" and r.get("gateway")), None)
+    if peer is None:
+        peer = str(facts.addrs[nic][0].network.network_address + 1) if facts.addrs.get(nic) else NOWHERE
+    probes = arpmod.filter_probes(nic, [a for spec in allowed for a in arpmod.representative(spec)],
+                                  outside_addresses(facts, nic, allowed), peer=peer, bridge=facts.masters.get(nic))
+    wrong = []
+    for p in probes:
+        v = ruleset.verdict(p.packet)
+        if p.want_dropped and not v.dropped:
+            wrong.append(f"{p.packet.describe()} ({p.why}) {v}; expected dropped")
+        elif not p.want_dropped and not v.passes:
+            wrong.append(f"{p.packet.describe()} ({p.why}) {v}; expected to pass")
+    return wrong
+
+
+def persisted_arp_ruleset(facts: NetFacts) -> arpmod.ArpRuleset:
+    tables: list[arpmod.ArpTable] = []
+    for path, text in facts.persisted_arp.items():
+        if path.endswith("nftables.conf"):
+            tables += arpmod.parse_nft_json(text.strip() or '{"nftables": []}')
+        else:
+            tables.append(arpmod.parse_arptables_save(text, f"file {path}"))
+    return arpmod.ArpRuleset(tables)

@@ -1,0 +1,67 @@
+"""systemd unit states in one round trip, with the modern equivalents of the notes' service names."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+# The notes' names (CentOS 7) first; then what other releases call the same job.
+NETWORK_SERVICES = ("network", "networking", "systemd-networkd")  # legacy network scripts / ifupdown / networkd
+IPTABLES_SERVICES = ("iptables", "netfilter-persistent")  # iptables-services (RHEL) / iptables-persistent (Debian)
+UNWANTED = ("NetworkManager", "firewalld")
+
+
+@dataclass
+class Unit:
+    name: str
+    load: str  # loaded / not-found / masked
+    active: str  # active / inactive / failed ...
+    enabled: str  # enabled / disabled / masked / static / "" (not found)
+
+    @property
+    def exists(self) -> bool:
+        return self.load not in ("not-found", "")
+
+    @property
+    def running(self) -> bool:
+        return self.active in ("active", "activating", "reloading")
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.enabled in ("enabled", "enabled-runtime", "alias")
+
+    def describe(self) -> str:
+        if not self.exists:
+            return f"{self.name}: not installed"
+        return f"{self.name}: {self.active}, {self.enabled or 'unknown'}"
+
+
+def read_command(names) -> str:
+    # `systemctl show -p X` (not --value: systemd 219 on CentOS 7 lacks it); is-enabled's last line (SysV units
+    # such as RHEL's `network` print chkconfig's chatter first)
+    units = " ".join(shlex.quote(f"{n}.service") for n in names)
+    return (f"for u in {units}; do echo \"### $u\"; systemctl show -p LoadState -p ActiveState \"$u\"; "
+            "echo \"Enabled=$(systemctl is-enabled \"$u\" 2>/dev/null | tail -n 1)\"; done")
+
+
+def parse(text: str) -> dict[str, Unit]:
+    out: dict[str, Unit] = {}
+    name = None
+    fields: dict[str, str] = {}
+
+    def flush():
+        if name:
+            out[name] = Unit(name, fields.get("LoadState", ""), fields.get("ActiveState", ""), fields.get("Enabled", ""))
+
+    for line in text.splitlines():
+        if line.startswith("### "):
+            flush()
+            name, fields = line[4:].strip().removesuffix(".service"), {}
+        elif "=" in line:
+            k, _, v = line.partition("=")
+            fields[k.strip()] = v.strip()
+    flush()
+    return out
+
+
+def read(transport, names) -> dict[str, Unit]:
+    return parse(transport.run(read_command(names)).stdout)
