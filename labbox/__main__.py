@@ -1,0 +1,3 @@
+from labbox.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Requirements the lab in a box cannot host, with the reason. One place, read by the coverage report and by the
+labbox inventory (which waives them, so a healthy lab reports them as "waived: not hosted by labbox", never as
+passed). Their checks are proven instead on real captured output in selftest/unit/.
+
+Add an entry only with a reason an operator can verify on this machine."""
+
+NOT_HOSTED: dict[str, str] = {
+    "DBH-1": ("swap cannot be activated in a lab host: its root is an overlayfs, on which the kernel refuses swap "
+              "files (`swapon /swapfile` in dbnode1: \"swapon failed: Invalid argument\"), and /proc/swaps is the "
+              "machine's, not the host's; the swap file itself (0600, mkswap signature, fstab line) is hosted and "
+              "its check runs in selftest/faults/test_db.py with this waiver lifted; swap activity is proven on "
+              "captured /proc/swaps in selftest/unit/test_probe_dbhost.py"),
+    "DBH-4": ("Debian 12 runs without SELinux (compiled into this kernel, but no policy is loaded; the lab hosts have "
+              "no getenforce and no /etc/selinux/config), so the check is not applicable there; it is proven on "
+              "captured CentOS 7 getenforce and /etc/selinux/config in selftest/unit/test_probe_dbhost.py"),
+    "HOST-8": ("this kernel has no device-mapper (CONFIG_BLK_DEV_DM unset; `lvcreate` says \"striped: Required "
+               "device-mapper target(s) not detected in your kernel\"), so a cinder-volumes VG could hold no volume, "
+               "and the storage host (an nspawn container) has no block device of its own; the check is proven on "
+               "`vgs` output captured here (selftest/unit/test_probe_host.py)"),
+    # openstack family: the lab's cloud is Keystone alone (its catalog: identity, object-store, s3)
+    "NET-5": ("the lab's cloud runs no Neutron API: neutron-server needs a database and a message queue the lab does "
+              "not have, and the Keystone catalog (`openstack catalog list` on the controller) has no network "
+              "service; the check is proven on the Neutron API's response format (selftest/unit/test_probe_openstack.py)"),
+    "OS-2": ("the projects' networks and routers are Neutron's, and the lab's catalog has no network service "
+             "(see NET-5); proven on Neutron API responses in selftest/unit/test_probe_openstack.py"),
+    "OS-4": ("the lab's catalog has no block-storage service: Cinder's LVM backend needs device-mapper, which this "
+             "kernel lacks (CONFIG_BLK_DEV_DM unset, see HOST-8), and cinder-api a message queue"),
+    "OS-5": ("the lab's catalog has no compute service (no nova-api: it needs a database and a message queue), so "
+             "there are no instances; proven on Nova API responses in selftest/unit/test_probe_openstack.py"),
+}
