@@ -1,0 +1,239 @@
+"""DBK: the running Galera cluster, seen from each node over SQL (and its service over SSH)."""
+from __future__ import annotations
+
+import secrets
+
+import pymysql
+import pytest
+
+from stackcheck.probes import galera
+from stackcheck.transport import HostUnreachable
+
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+
+
+@pytest.mark.requirement("DBK-1")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("critical")
+def test_cluster_size_matches_inventory(db, lab, target, evidence):
+    expected = len(lab.hosts("dbnode"))
+    size = db.status("wsrep_cluster_size")
+    evidence["wsrep_cluster_size"] = size
+    assert size is not None, f"{target.name}: no wsrep_cluster_size: the server runs without Galera (wsrep_on/provider)"
+    assert int(size) == expected, (
+        f"{target.name}: wsrep_cluster_size is {size}, expected {expected} (the DB nodes of the inventory)")
+
+
+@pytest.mark.requirement("DBK-2")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("critical")
+def test_node_primary_ready_connected_synced(db, target, evidence):
+    status, _ = galera.read_state(db)
+    wanted = {"wsrep_cluster_status": "Primary", "wsrep_ready": "ON", "wsrep_connected": "ON",
+              "wsrep_local_state_comment": "Synced"}
+    evidence.update({k: status.get(k) for k in wanted})
+    wrong = [f"{k}={status.get(k)} (expected {v})" for k, v in wanted.items() if status.get(k) != v]
+    assert not wrong, f"{target.name}: " + ", ".join(wrong)
+
+
+@pytest.mark.requirement("DBK-3")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("critical")
+def test_one_cluster_state_uuid(lab, connections, evidence):
+    uuids: dict[str, str | None] = {}
+    unreachable = []
+    for node in lab.hosts("dbnode"):
+        try:
+            uuids[node.name] = galera.read_state(_db(connections, node))[0].get("wsrep_cluster_state_uuid")
+        except HostUnreachable as exc:
+            unreachable.append(f"{node.name} ({exc})")
+    evidence["wsrep_cluster_state_uuid"] = ", ".join(f"{n}={u}" for n, u in uuids.items())
+    if unreachable:
+        raise HostUnreachable("cannot compare cluster state UUIDs: " + "; ".join(unreachable))
+    distinct = set(uuids.values())
+    assert len(distinct) == 1 and None not in distinct, (
+        "the DB nodes report different cluster state UUIDs (separate clusters, a split brain): "
+        + ", ".join(f"{n}={u}" for n, u in uuids.items()))
+
+
+@pytest.mark.requirement("DBK-4")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("high")
+def test_normal_service_running_not_bootstrap(transport, target, evidence):
+    state = galera.read_service(transport)
+    unit = state.service
+    evidence["unit"] = unit.name if unit else None
+    evidence["active"] = unit.active_state if unit else None
+    evidence["enabled"] = unit.unit_file_state if unit else None
+    evidence["bootstrap"] = state.in_bootstrap_mode
+    assert unit is not None, f"{target.name}: no DB service unit ({', '.join(galera.SERVICE_UNITS)}) exists"
+    problems = []
+    if state.bootstrap_units_active:
+        problems.append(f"the bootstrap unit {', '.join(state.bootstrap_units_active)} is still running")
+    elif state.new_cluster_flag:
+        problems.append(f"{unit.name} runs in bootstrap mode (started with "
+                        f"{' '.join(galera.start_position_args(state.cmdline)) or '--wsrep-new-cluster'})")
+    if not unit.active and not state.bootstrap_units_active:
+        problems.append(f"{unit.name} is {unit.active_state or 'not running'}, expected active")
+    if not unit.enabled:
+        problems.append(f"{unit.name} is {unit.unit_file_state or 'not enabled'} at boot, expected enabled")
+    assert not problems, f"{target.name}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("DBK-5")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("critical")
+def test_write_on_node_is_read_on_every_other(lab, connections, target, evidence):
+    """Write a token on this node, read it on every other node (causal read), clean up whatever happens."""
+    token = secrets.token_hex(8)
+    schema = f"stackcheck_probe_{token}"
+    writer = connections.sql(target, fresh=True)
+    try:
+        with writer.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{schema}`")
+            cur.execute(f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, token VARCHAR(32)) ENGINE=InnoDB")
+            cur.execute(f"INSERT INTO `{schema}`.t VALUES (1, %s)", (token,))
+        missing = []
+        for node in lab.hosts("dbnode"):
+            if node.name == target.name:
+                continue
+            reader = connections.sql(node, fresh=True)
+            try:
+                with reader.cursor() as cur:
+                    cur.execute("SET SESSION wsrep_sync_wait = 1")  # a causal read: it cannot race the applier
+                    try:
+                        cur.execute(f"SELECT token FROM `{schema}`.t WHERE id = 1")
+                        row = cur.fetchone()
+                    except pymysql.err.ProgrammingError:  # the table or schema never arrived
+                        row = None
+                if not row or row[0] != token:
+                    missing.append(node.name)
+            finally:
+                reader.close()
+        evidence["written_on"] = target.name
+        evidence["not_seen_on"] = ", ".join(missing) or "none"
+        assert not missing, (f"a row written on {target.name} is not readable on {', '.join(missing)}: "
+                             "writes on this node do not replicate")
+    finally:
+        _cleanup(connections, lab, target, writer, schema)
+
+
+def _cleanup(connections, lab, target, writer, schema: str) -> None:
+    """Drop the probe schema on the writer, and on any node where it exists on its own (no replication)."""
+    try:
+        with writer.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+    finally:
+        writer.close()
+    for node in lab.hosts("dbnode"):
+        if node.name == target.name:
+            continue
+        try:
+            with connections.sql(node).cursor() as cur:
+                cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (schema,))
+                if cur.fetchone()[0]:
+                    cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+        except (HostUnreachable, pymysql.MySQLError):
+            pass
+
+
+@pytest.mark.requirement("DBK-6")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("critical")
+def test_root_has_password_and_no_anonymous_user(db, lab, connections, target, evidence):
+    user = lab.get("db.user")
+    anonymous = db.query("SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = ''")
+    passwordless_root = db.query(
+        "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = 'root' "
+        f"AND {_auth_expr(db)} = '' AND plugin IN ('', 'mysql_native_password', 'mysql_old_password')")
+    # the definitive test: a login as root with an empty password over TCP, from here
+    empty_login = _can_login(target.address, lab.get("db.port"), "root", "", connections.connect_timeout)
+    evidence["anonymous_users"] = len(anonymous)
+    evidence["passwordless_root_accounts"] = len(passwordless_root)
+    evidence["root_login_with_empty_password"] = empty_login
+    problems = []
+    if empty_login:
+        problems.append("root can log in over TCP with an empty password")
+    if passwordless_root:
+        problems.append("root accounts without a password: " + ", ".join(r[0] for r in passwordless_root))
+    if anonymous:
+        problems.append("anonymous users: " + ", ".join(r[0] for r in anonymous))
+    assert not problems, f"{target.name}: " + "; ".join(problems) + f" (checked as {user})"
+
+
+@pytest.mark.requirement("DBK-7")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("high")
+def test_same_users_on_every_node(lab, connections, evidence):
+    accounts: dict[str, set[str]] = {}
+    credentials: dict[str, dict[str, str]] = {}  # a digest of plugin + hash: compared, never shown
+    for node in lab.hosts("dbnode"):
+        db = _db(connections, node)
+        rows = db.query(f"SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)), MD5(CONCAT(plugin, ':', {_auth_expr(db)})) "
+                        "FROM mysql.user")
+        accounts[node.name] = {r[0] for r in rows}
+        credentials[node.name] = dict(rows)
+    everywhere = set.intersection(*accounts.values()) if accounts else set()
+    anywhere = set.union(*accounts.values()) if accounts else set()
+    evidence["accounts"] = len(anywhere)
+    differences = []
+    for account in sorted(anywhere - everywhere):
+        on = [n for n, a in accounts.items() if account in a]
+        differences.append(f"{account} only on {', '.join(on)}")
+    for account in sorted(everywhere):
+        digests = {n: c[account] for n, c in credentials.items()}
+        if len(set(digests.values())) > 1:
+            odd = [n for n, d in digests.items() if list(digests.values()).count(d) == 1] or sorted(digests)
+            differences.append(f"{account} has another password or auth plugin on {', '.join(odd)}")
+    assert not differences, ("accounts differ between DB nodes (created outside CREATE USER, so not replicated): "
+                             + "; ".join(differences))
+
+
+@pytest.mark.requirement("DBK-8")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("high")
+def test_user_tables_innodb_with_primary_key(db, target, evidence):
+    placeholders = ",".join(["%s"] * len(SYSTEM_SCHEMAS))
+    rows = db.query(
+        "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.ENGINE, "
+        "  SUM(c.CONSTRAINT_TYPE = 'PRIMARY KEY') AS pk "
+        "FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c "
+        "  ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME "
+        f"WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA NOT IN ({placeholders}) "
+        "  AND t.TABLE_SCHEMA NOT LIKE 'stackcheck\\_probe\\_%%' "
+        "GROUP BY t.TABLE_SCHEMA, t.TABLE_NAME, t.ENGINE", SYSTEM_SCHEMAS)
+    evidence["user_tables"] = len(rows)
+    problems = []
+    for schema, table, engine, pk in rows:
+        if (engine or "").lower() != "innodb":
+            problems.append(f"{schema}.{table} uses {engine}")
+        if not pk:
+            problems.append(f"{schema}.{table} has no primary key")
+    assert not problems, (f"{target.name}: tables Galera cannot replicate safely (InnoDB with a primary key "
+                          f"expected): " + "; ".join(problems))
+
+
+def _auth_expr(db) -> str:
+    """The account's credential column(s): MySQL/PXC 5.6 keep native hashes in `Password` (authentication_string
+    empty), MariaDB 10.4+ shows both, MySQL 5.7+ has only authentication_string."""
+    cols = {r[0].lower() for r in db.query(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user'")}
+    if "password" in cols:
+        return "COALESCE(NULLIF(authentication_string, ''), Password, '')"
+    return "COALESCE(authentication_string, '')"
+
+
+def _can_login(address: str, port: int, user: str, password: str, timeout: float) -> bool:
+    """A throwaway login attempt (not through `connections`, which would remember the refusal as a failure)."""
+    try:
+        pymysql.connect(host=address, port=port, user=user, password=password, connect_timeout=timeout).close()
+        return True
+    except pymysql.err.OperationalError as exc:
+        if exc.args and exc.args[0] in (1045, 1698):  # access denied
+            return False
+        raise HostUnreachable(f"unreachable: {address}:{port}: {exc.args[-1] if exc.args else exc}") from None
+
+
+def _db(connections, node):
+    from stackcheck.probes.sql import Database
+    return Database(lambda: connections.sql(node), name=node.name)

@@ -1,0 +1,127 @@
+"""DBH: each DB node's host preparation (swap, the data volume, the Galera ports, SELinux, packages and repos)."""
+from __future__ import annotations
+
+import pytest
+
+from stackcheck.probes import dbhost
+
+
+# --- DBH-1 --------------------------------------------------------------------------------------------------------
+@pytest.mark.requirement("DBH-1")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("medium")
+def test_swapfile_prepared_and_in_fstab(transport, lab, target, evidence):
+    path = lab.get("db.swapfile")
+    sf = dbhost.parse_swapfile(transport.run(dbhost.swapfile_command(path)).stdout, path)
+    evidence["swapfile"] = f"{path} mode 0{sf.mode} owner {sf.owner} size {sf.size} signature {sf.signature}" \
+        if sf.exists else f"{path} missing"
+    evidence["fstab"] = sf.fstab.text if sf.fstab else None
+    problems = dbhost.swapfile_problems(sf, path)
+    assert not problems, f"{target.name}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("DBH-1")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("medium")
+def test_swap_active(transport, lab, target, evidence):
+    path = lab.get("db.swapfile")
+    sf = dbhost.parse_swapfile(transport.run(dbhost.swapfile_command(path)).stdout, path)
+    evidence["active_swap"] = ", ".join(sf.active) or "none"
+    assert sf.active, f"{target.name}: no swap is active (/proc/swaps is empty); expected {path}"
+    assert path in sf.active, f"{target.name}: active swap is {', '.join(sf.active)}, not {path}"
+
+
+# --- DBH-2 --------------------------------------------------------------------------------------------------------
+@pytest.mark.requirement("DBH-2")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("high")
+def test_datadir_on_own_ext4_volume(transport, db, lab, target, evidence):
+    mount, datadir = lab.get("db.mount").rstrip("/"), lab.get("db.datadir").rstrip("/")
+    parts = dbhost.split_marked(transport.run(dbhost.volume_command(mount, datadir)).stdout)
+    mnt = dbhost.parse_findmnt_pairs(parts.get("MNT", ""))
+    entry = dbhost.fstab_line_for(dbhost.parse_fstab(parts.get("FSTAB", "")), mount)
+    running_datadir = (db.variable("datadir") or "").rstrip("/")
+    evidence["mount"] = f"{mnt.get('SOURCE')} on {mnt.get('TARGET')} type {mnt.get('FSTYPE')}"
+    evidence["fstab"] = entry.text if entry else None
+    evidence["datadir"] = running_datadir
+    problems = []
+    if mnt.get("TARGET") != mount:
+        problems.append(f"{datadir} is on the filesystem mounted at {mnt.get('TARGET') or '?'}, "
+                        f"not on its own volume at {mount}")
+    elif mnt.get("FSTYPE") != "ext4":
+        problems.append(f"{mount} is {mnt.get('FSTYPE')}, expected ext4")
+    problems += dbhost.volume_fstab_problems(entry, mount)
+    if not parts.get("DIR", "").strip():
+        problems.append(f"{datadir} does not exist")
+    if running_datadir != datadir:
+        problems.append(f"the server's datadir is {running_datadir}, expected {datadir}")
+    selinux = parts.get("SELINUX", "").strip()
+    if selinux in ("Enforcing", "Permissive", "1", "0") and "mysqld_db_t" not in parts.get("CONTEXT", ""):
+        problems.append(f"{datadir} has SELinux context {parts.get('CONTEXT', '').split()[:1]}, expected mysqld_db_t "
+                        "(restorecon -R was not run)")
+    assert not problems, f"{target.name}: " + "; ".join(problems)
+
+
+# --- DBH-3 --------------------------------------------------------------------------------------------------------
+@pytest.mark.requirement("DBH-3")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("critical")
+def test_galera_ports_reachable_from_other_nodes(transport, lab, connections, target, evidence):
+    """Connect from every other DB node to each Galera port of this node. Ports that only listen during a state
+    transfer (873, 4444, 4568) get a short-lived listener first, so the answer is about the firewall (and
+    security groups), not about whether an SST happens to be running."""
+    address = target.address
+    ports = dbhost.GALERA_PORTS
+    started = transport.run(dbhost.listen_command(address, ports))
+    pids = dbhost.parse_pids(started.stdout)
+    blocked = []
+    try:
+        for peer in lab.hosts("dbnode"):
+            if peer.name == target.name:
+                continue
+            result = dbhost.parse_connect(connections.transport(peer).run(dbhost.connect_command(address, ports)).stdout)
+            for port in ports:
+                if result.get(port) != "open":
+                    blocked.append(f"{peer.name} -> {port}: {result.get(port, 'no answer')}")
+    finally:
+        if pids:
+            transport.run("kill " + " ".join(str(p) for p in pids) + " 2>/dev/null; true")
+    evidence["ports"] = " ".join(str(p) for p in ports)
+    evidence["blocked"] = ", ".join(blocked) or "none"
+    assert not blocked, (f"{target.name} ({address}): Galera ports not reachable from the other DB nodes: "
+                         + ", ".join(blocked))
+
+
+# --- DBH-4 --------------------------------------------------------------------------------------------------------
+@pytest.mark.requirement("DBH-4")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("medium")
+def test_selinux_enforcing(transport, target, evidence):
+    parts = dbhost.split_marked(transport.run(dbhost.selinux_command()).stdout)
+    running, boot = dbhost.selinux_state(parts.get("ENFORCE"), parts.get("CONFIG"))
+    evidence["selinux"] = f"running {running}, at boot {boot}"
+    if running is None and boot is None:
+        pytest.skip(f"not applicable: {target.name} has no SELinux (no getenforce, no /etc/selinux/config)")
+    problems = []
+    if running != "Enforcing":
+        problems.append(f"SELinux is {running or 'disabled'} now")
+    if boot not in (None, "Enforcing"):
+        problems.append(f"/etc/selinux/config says SELINUX={boot.lower()}")
+    assert not problems, f"{target.name}: " + "; ".join(problems) + " (expected enforcing after the installation)"
+
+
+# --- DBH-5 --------------------------------------------------------------------------------------------------------
+@pytest.mark.requirement("DBH-5")
+@pytest.mark.role("dbnode")
+@pytest.mark.severity("low")
+def test_socat_installed_no_epel(transport, host, target, evidence):
+    socat = host.exists("socat")
+    epel = dbhost.enabled_epel_repos(dbhost.split_files(transport.run(dbhost.repos_command()).stdout))
+    evidence["socat"] = socat
+    evidence["enabled_epel"] = ", ".join(f"{f} [{s}]" for f, s in epel) or "none"
+    problems = []
+    if not socat:
+        problems.append("socat is not installed")
+    if epel:
+        problems.append("EPEL is enabled: " + ", ".join(f"{f} [{s}]" for f, s in epel))
+    assert not problems, f"{target.name}: " + "; ".join(problems)
