@@ -1,0 +1,105 @@
+"""Neutron's external networks (the notes' "External Network Setup" and "Adding another External network"): OVS
+bridges with their NICs, the agents' configuration for several flat external networks, br-ex without a public
+address, and the networks as the Neutron API sees them."""
+import pytest
+
+from stackcheck.probes import cloudapi, hostconf, ini, neutron, ovs
+
+
+def external_networks(lab):
+    return lab.get("neutron.external_networks") or []
+
+
+@pytest.mark.requirement("NET-1")
+@pytest.mark.role("network")
+@pytest.mark.severity("critical")
+def test_external_bridges_with_their_nics(target, transport, lab, evidence):
+    bridges = ovs.parse(transport.run(ovs.read_command()).stdout)
+    evidence["bridges"] = " ".join(f"{b.name}({b.datapath_type or 'system'}{'' if b.in_datapath else ',no datapath'}:"
+                                   f"{','.join(b.ports)})" for b in bridges.values()) or "none"
+    assert bridges, f"no OVS bridge on {target} (is openvswitch-switch running?)"
+    problems = [p for net in external_networks(lab) for p in ovs.external_bridge_problems(bridges, net["bridge"],
+                                                                                            net["nic"])]
+    assert not problems, f"{target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("NET-2")
+@pytest.mark.role("network")
+@pytest.mark.severity("high")
+def test_l3_agent_external_options_empty(target, transport, lab, evidence):
+    path = lab.get("neutron.l3_agent_ini")
+    bundle = hostconf.read(transport, [path], ["neutron"], {"known": neutron.KNOWN_L3_OPTIONS})
+    assert bundle.files[path] is not None, f"{path} does not exist on {target}"
+    conf = ini.parse(bundle.files[path])
+    known = neutron.known_options(bundle.outputs.get("known", ""))
+    evidence["neutron"] = bundle.version_text("neutron")
+    evidence["options the installed neutron defines"] = (",".join(sorted(known)) or "neither") if known is not None else "unknown"
+    for key in neutron.L3_EMPTY:
+        evidence[key] = repr(conf.get("DEFAULT", key)) if conf.has("DEFAULT", key) else "not set"
+    problems = neutron.l3_problems(conf, known)
+    assert not problems, f"{path} on {target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("NET-3")
+@pytest.mark.role("network")
+@pytest.mark.severity("high")
+def test_bridge_mappings_cover_every_physnet(target, transport, lab, evidence):
+    candidates = [lab.get("neutron.ovs_agent_ini")] if lab.get("neutron.ovs_agent_ini") \
+        else list(neutron.OVS_AGENT_CANDIDATES)
+    path, text = hostconf.read(transport, candidates).first(candidates)
+    assert path is not None, f"no OVS agent config on {target} ({' or '.join(candidates)})"
+    wanted = {n["physnet"]: n["bridge"] for n in external_networks(lab)}
+    have, problems = neutron.mapping_problems(ini.parse(text), wanted)
+    evidence["bridge_mappings"] = f"{path}: {ovs.format_mappings(have) or 'not set'}"
+    assert not problems, f"[ovs] bridge_mappings in {path} on {target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("NET-4")
+@pytest.mark.role("controller")
+@pytest.mark.severity("high")
+def test_ml2_flat_external_networks(target, transport, lab, evidence):
+    candidates = [lab.get("neutron.ml2_conf")] if lab.get("neutron.ml2_conf") else list(neutron.ML2_CANDIDATES)
+    path, text = hostconf.read(transport, candidates).first(candidates)
+    assert path is not None, f"no ML2 config on {target} ({' or '.join(candidates)})"
+    conf = ini.parse(text)
+    evidence["ml2"] = (f"{path}: type_drivers={conf.get('ml2', 'type_drivers')} "
+                       f"flat_networks={conf.get('ml2_type_flat', 'flat_networks')} "
+                       f"network_vlan_ranges={conf.get('ml2_type_vlan', 'network_vlan_ranges')}")
+    problems = neutron.ml2_problems(conf, [n["physnet"] for n in external_networks(lab)])
+    assert not problems, f"{path} on {target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("NET-6")
+@pytest.mark.role("network")
+@pytest.mark.severity("medium")
+def test_br_ex_without_address_with_static_route(target, transport, lab, evidence):
+    bridge = external_networks(lab)[0]["bridge"] if external_networks(lab) else "br-ex"
+    gateway = lab.get("neutron.upstream_gateway")
+    out = hostconf.read(transport, extra={"addr": f"ip -j addr show dev {bridge}", "route": "ip -j route show"})
+    assert not out.outputs["addr"].startswith(("Device", "Cannot")), f"{target} has no interface {bridge}"
+    addrs = neutron.addresses(out.outputs["addr"])
+    routes = neutron.routes_via(out.outputs["route"], gateway, bridge)
+    evidence[f"{bridge} addresses"] = ",".join(addrs) or "none"
+    evidence["routes"] = "; ".join(neutron.route_text(r) for r in routes) or "none"
+    problems = []
+    if addrs:
+        problems.append(f"{bridge} carries {', '.join(addrs)} (expected no address: the public address is recovered)")
+    if not routes:
+        problems.append(f"no static route via {gateway or 'an upstream gateway'} on {bridge}")
+    assert not problems, f"{target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("NET-5")
+@pytest.mark.role("controller")
+@pytest.mark.severity("high")
+def test_external_networks_in_neutron(cloud, lab, evidence):
+    try:
+        cloudapi.require_service(cloud, "network", "the external networks are Neutron's")
+    except cloudapi.ServiceMissing as exc:
+        pytest.skip(str(exc))
+    nets = [n.to_dict() for n in cloud.network.networks()]
+    subnets = [s.to_dict() for s in cloud.network.subnets()]
+    routers = [r.to_dict() for r in cloud.network.routers()]
+    problems = cloudapi.external_network_problems(nets, subnets, routers, external_networks(lab))
+    evidence["external networks"] = ",".join(n["name"] for n in nets if n.get("is_router_external")) or "none"
+    assert not problems, "; ".join(problems)

@@ -1,0 +1,135 @@
+"""SPICE HTML5 console access (the notes' "Enable SPICE HTML5 Console Access in OpenStack Kilo"): the control
+node proxies, the compute node serves, nova.conf on both says so, the firewall lets 6082 in and keeps it so."""
+import pytest
+import requests
+
+from stackcheck.probes import hostconf, ini, spice
+from stackcheck.probes import port_verdict as pv
+
+PROXY_UNITS, PERSISTED_RULES, proxy_unit = spice.PROXY_UNITS, spice.PERSISTED_RULES, spice.proxy_unit
+
+
+def nova_conf(transport, lab, evidence, extra=None):
+    path = lab.get("spice.nova_conf")
+    bundle = hostconf.read(transport, [path], ["nova"], extra)
+    text = bundle.files[path]
+    assert text is not None, f"{path} does not exist"
+    release = bundle.release("nova")
+    evidence["nova"] = f"{bundle.version_text('nova')} ({release or 'release unknown'})"
+    if extra:
+        return ini.parse(text), release, bundle.outputs
+    return ini.parse(text), release
+
+
+@pytest.mark.requirement("SPC-1")
+@pytest.mark.role("controller", "compute")
+@pytest.mark.severity("medium")
+def test_spice_enabled_and_vnc_off(target, transport, lab, evidence):
+    novnc = " ".join(spice.NOVNC_UNITS)
+    conf, release, out = nova_conf(transport, lab, evidence,
+                                   {"novnc": f"for u in {novnc}; do systemctl is-active --quiet $u && echo $u; done; true"})
+    evidence["vnc"] = spice.vnc_state(conf, release)[1]
+    evidence["spice"] = (f"enabled={conf.get('spice', 'enabled')} agent_enabled={conf.get('spice', 'agent_enabled')}"
+                         f" keymap={conf.get('spice', 'keymap')}")
+    problems = spice.spice_problems(conf, release, lab.get("spice.keymap"))
+    running = out.get("novnc", "").split()
+    evidence["novnc proxy"] = ",".join(running) or "not running"
+    if running:
+        problems.append(f"the noVNC proxy runs ({', '.join(running)}; expected stopped and disabled)")
+    assert not problems, f"{lab.get('spice.nova_conf')} on {target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("SPC-2")
+@pytest.mark.role("controller")
+@pytest.mark.severity("medium")
+def test_spice_proxy_binds_all_and_base_url_answers(target, transport, lab, evidence):
+    conf, _ = nova_conf(transport, lab, evidence)
+    port = lab.get("spice.proxy_port")
+    names = {target.address, target.name, str(target.vars.get("ansible_host"))}
+    url = spice.base_url(conf)
+    evidence["html5proxy"] = f"host={conf.get('spice', 'html5proxy_host')} port={conf.get('spice', 'html5proxy_port')}"
+    evidence["base_url"] = url
+    problems = spice.proxy_problems(conf, names, port)
+    assert not problems, f"{lab.get('spice.nova_conf')} on {target}: " + "; ".join(problems)
+    try:  # from where a browser would open it: this machine, not the control node itself
+        r = requests.get(url, timeout=lab.get("connect_timeout"))
+        evidence["base_url_status"] = r.status_code
+    except requests.RequestException as exc:
+        raise AssertionError(f"html5proxy_base_url {url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") \
+            from None
+    assert r.status_code == 200, f"html5proxy_base_url {url} answered HTTP {r.status_code} (expected 200)"
+
+
+@pytest.mark.requirement("SPC-3")
+@pytest.mark.role("compute")
+@pytest.mark.severity("medium")
+def test_spice_server_addresses_on_compute(target, transport, lab, evidence):
+    conf, _ = nova_conf(transport, lab, evidence)
+    internal = str(target.vars.get("stackcheck_internal_address") or target.address)
+    evidence["server_listen"] = spice.substitute(conf, conf.get("spice", "server_listen"))
+    evidence["server_proxyclient_address"] = spice.substitute(conf, conf.get("spice", "server_proxyclient_address"))
+    problems = spice.compute_problems(conf, target.address, internal)
+    assert not problems, f"{lab.get('spice.nova_conf')} on {target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("SPC-4")
+@pytest.mark.role("controller")
+@pytest.mark.severity("high")
+def test_spice_port_open_in_running_firewall(target, transport, lab, evidence):
+    port = lab.get("spice.proxy_port")
+    r = transport.run("iptables-save -t filter")
+    assert r.ok, f"iptables-save failed on {target}: {r.stderr.strip()[:200]}"
+    verdict = pv.accepts(r.stdout, port)
+    evidence["running"] = verdict.describe()
+    assert verdict.accepted, f"the running firewall of {target} does not accept TCP {port}: {verdict.describe()}"
+
+
+@pytest.mark.requirement("SPC-4")
+@pytest.mark.role("controller")
+@pytest.mark.severity("high")
+def test_spice_port_open_in_persisted_firewall(target, transport, lab, evidence):
+    port = lab.get("spice.proxy_port")
+    candidates = [lab.get("spice.persisted_rules")] if lab.get("spice.persisted_rules") else list(PERSISTED_RULES)
+    bundle = hostconf.read(transport, candidates)
+    path, text = bundle.first(candidates)
+    assert path is not None, f"{target} has no persisted firewall rules ({' or '.join(candidates)}): " \
+                             f"the SPICE rule is lost at the next reboot"
+    verdict = pv.accepts(text, port)
+    evidence["persisted"] = f"{path}: {verdict.describe()}"
+    assert verdict.accepted, f"{path} on {target} does not accept TCP {port} (lost at the next reboot or " \
+                             f"reload): {verdict.describe()}"
+
+
+@pytest.mark.requirement("SPC-5")
+@pytest.mark.role("controller")
+@pytest.mark.severity("high")
+def test_spice_proxy_service_enabled_running_listening(target, transport, lab, evidence):
+    port = lab.get("spice.proxy_port")
+    unit = proxy_unit(transport, lab)
+    assert unit, f"{target} has no SPICE proxy unit ({' or '.join(PROXY_UNITS)}): install the proxy package"
+    r = transport.run(f"systemctl is-enabled {unit}; systemctl is-active {unit}; "
+                      f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}'")
+    lines = r.stdout.split("\n")
+    enabled, active = (lines + ["", ""])[0].strip(), (lines + ["", ""])[1].strip()
+    listening = [l.strip() for l in lines[2:] if l.strip()]
+    evidence.update(unit=unit, enabled=enabled, active=active, listening=",".join(listening) or "nothing")
+    problems = []
+    if enabled != "enabled":
+        problems.append(f"{unit} is {enabled or 'unknown'} at boot (expected enabled)")
+    if active != "active":
+        problems.append(f"{unit} is {active or 'unknown'} (expected active)")
+    if not listening:
+        problems.append(f"nothing listens on TCP {port}")
+    assert not problems, f"{target}: " + "; ".join(problems)
+
+
+@pytest.mark.requirement("SPC-5")
+@pytest.mark.role("controller", "compute")
+@pytest.mark.severity("low")
+def test_spice_html5_installed(target, transport, evidence):
+    r = transport.run("dpkg-query -W -f='${Status} ${Version}' spice-html5 2>/dev/null || "
+                      "rpm -q --qf '%{VERSION}' spice-html5 2>/dev/null")
+    evidence["spice-html5"] = r.stdout.strip() or "not installed"
+    installed = r.ok and ("install ok installed" in r.stdout or (r.stdout.strip() and "not installed" not in r.stdout
+                                                                   and "deinstall" not in r.stdout))
+    assert installed, f"spice-html5 is not installed on {target} ({r.stdout.strip() or 'no package'})"
