@@ -1,0 +1,150 @@
+"""Repairs of the Swift proxy node: the S3 pipeline for the installed release (S3-1), authtoken pointed at
+Keystone (SWF-3), and the proxy's port open and served (SWF-5).
+
+Every edit of proxy-server.conf is validated before it replaces the old file by loading the candidate as Swift
+loads it (paste deploy: every filter's entry point resolved and constructed), then the proxy is restarted and
+waited for (/healthcheck); the engine re-runs the check and rolls back on failure."""
+from __future__ import annotations
+
+import shlex
+
+from stackcheck.fixing import FileEdit, fixer
+from stackcheck.probes import catalog, paste, swift
+
+VALIDATE = "python3 -c 'import sys; from swift.common.wsgi import loadapp; loadapp(sys.argv[1])' {path}"
+TRUE = ("true", "1", "yes", "on", "t", "y")
+
+
+def _node(ctx) -> swift.ProxyNode:
+    lab = ctx.lab
+    return swift.read_proxy_node(ctx.transport, lab.get("swift.proxy_conf"), lab.get("swift.cache_dir"),
+                                 lab.get("swift.proxy_service"))
+
+
+def restart_command(ctx, node: swift.ProxyNode) -> str:
+    """Restart the proxy and wait (bounded) until it answers /healthcheck on its own port."""
+    defaults = node.paste.defaults()
+    port = defaults.get("bind_port") or str(ctx.lab.get("swift.port"))
+    bind = defaults.get("bind_ip") or "127.0.0.1"
+    bind = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+    probe = (f"python3 -c \"import urllib.request as u; u.urlopen('http://{bind}:{port}/healthcheck', timeout=2)\""
+             " 2>/dev/null")
+    service = shlex.quote(ctx.lab.get("swift.proxy_service"))
+    return (f"systemctl restart {service} && for i in $(seq 1 60); do {probe} && exit 0; sleep 0.5; done; "
+            f"echo 'the proxy did not answer /healthcheck within 30 s' >&2; exit 1")
+
+
+def _apply_conf(ctx, node: swift.ProxyNode, ini: paste.IniFile) -> None:
+    conf = ctx.lab.get("swift.proxy_conf")
+    if ini.text == node.conf_text:
+        return
+    ctx.edits.append(FileEdit(conf, node.conf_text, ini.text, validate=VALIDATE))
+    ctx.command(restart_command(ctx, node), description=f"restart {ctx.lab.get('swift.proxy_service')} and wait "
+                                                        "for /healthcheck")
+
+
+@fixer("S3-1", risk="restart", checks=["test_s3_middleware_in_the_order_the_release_needs"], roles=["storage"])
+def put_s3_pipeline_in_release_order(ctx):
+    """Rewrite the proxy pipeline in the S3 order the installed release needs (and give s3token service credentials)"""
+    node = _node(ctx)
+    conf = node.paste
+    verdict = paste.s3_pipeline_verdict(conf, node.version)
+    if not verdict.middleware:
+        ctx.note("the pipeline has no S3 middleware: adding one is a design decision, not a repair")
+        return
+    ini = paste.IniFile(node.conf_text)
+    names = conf.pipeline_names()
+    roles = [e.role for e in conf.pipeline()]
+    if verdict.found != list(verdict.expected) and all(r in roles for r in verdict.expected):
+        new = paste.reorder_pipeline(names, roles, verdict.expected)
+        ini.set("pipeline:main", "pipeline", " ".join(new))
+    s3token = conf.filter_of_role("s3token")
+    if verdict.middleware == "s3api" and s3token is not None:
+        section = s3token.section
+        if s3token.entry not in paste.S3TOKEN_FOR["s3api"]:
+            for key in ("paste.filter_factory", "paste.filter_app_factory"):
+                ini.remove(section, key)
+            ini.set(section, "use", "egg:swift#s3token")
+        opts = {**conf.defaults(), **conf.options(s3token)}
+        authtoken = conf.options(conf.filter_of_role("authtoken"))
+        if not paste.has_service_auth(opts):
+            creds = paste.service_auth(authtoken)
+            if paste.has_service_auth(creds):
+                # the proxy's own service user (authtoken's): Keystone 22 wants service auth on /v3/s3tokens
+                for key, value in creds.items():
+                    ini.set(section, key, value)
+                ctx.note(f"[{section}] gets the service credentials of [filter:authtoken] (user "
+                         f"{creds.get('username')}); values are not shown")
+            else:
+                ctx.note(f"[{section}] has no service credentials and [filter:authtoken] has none to copy")
+        if not opts.get("auth_uri") and paste.keystone_urls(authtoken):
+            root = catalog.root_of(next(iter(paste.keystone_urls(authtoken).values())))
+            ini.set(section, "auth_uri", root + "/v3")
+    _apply_conf(ctx, node, ini)
+
+
+@fixer("SWF-3", risk="restart", checks=["test_proxy_authenticates_against_keystone"], roles=["storage"])
+def point_authtoken_at_keystone(ctx):
+    """Point authtoken at the inventory's Keystone, delay the auth decision, create the signing/cache dir"""
+    node = _node(ctx)
+    conf = node.paste
+    auth_el = conf.filter_of_role("authtoken")
+    if auth_el is None:
+        ctx.note("the pipeline has no authtoken: adding Keystone auth to a proxy is not a repair")
+        return
+    ini = paste.IniFile(node.conf_text)
+    section = auth_el.section
+    opts = conf.options(auth_el)
+    keystone = catalog.keystone_root(ctx.lab)
+    urls = paste.keystone_urls(opts)
+    answers = swift.fetch_from(ctx.transport, sorted(set(urls.values())), timeout=5)
+    bad = {k: u for k, u in urls.items() if not catalog.keystone_version(*answers[u])}
+    if (bad or not urls) and keystone:
+        # modern option names; the Kilo-era identity_uri/auth_uri go when they are the broken ones
+        for legacy in ("identity_uri", "auth_uri"):
+            if legacy in bad:
+                ini.remove(section, legacy)
+        if not opts.get("www_authenticate_uri") or "www_authenticate_uri" in bad or "auth_uri" in bad:
+            ini.set(section, "www_authenticate_uri", keystone)
+        if not opts.get("auth_url") or "auth_url" in bad or "identity_uri" in bad:
+            ini.set(section, "auth_url", keystone)
+        ctx.note(f"Keystone taken from the inventory's cloud: {keystone}; was: "
+                 + ", ".join(f"{k} = {u}" for k, u in urls.items()))
+    elif bad:
+        ctx.note("the inventory names no Keystone (cloud.name or a controller host): URLs left as they are")
+    if opts.get("delay_auth_decision", "false").strip().lower() not in TRUE:
+        ini.set(section, "delay_auth_decision", "true")
+    cache_dir = opts.get("signing_dir") or ctx.lab.get("swift.cache_dir")
+    if "directory" not in _stat(ctx, cache_dir):
+        user = node.paste.defaults().get("user") or "swift"
+        ctx.command(f"install -d -o {shlex.quote(user)} -g {shlex.quote(user)} -m 0700 {shlex.quote(cache_dir)}",
+                    undo=f"rmdir {shlex.quote(cache_dir)}")
+    if ini.text != node.conf_text:
+        _apply_conf(ctx, node, ini)
+
+
+def _stat(ctx, path: str) -> str:
+    return ctx.run(f"stat -c '%F' -- {shlex.quote(path)} 2>&1").stdout
+
+
+@fixer("SWF-5", risk="restart", checks=["test_proxy_listens_and_healthcheck_answers"], roles=["storage"])
+def serve_and_open_proxy_port(ctx):
+    """Start the Swift proxy if nothing listens on its port; let the port through the node's firewall"""
+    node = _node(ctx)
+    port = int(ctx.lab.get("swift.port"))
+    if not node.listening(port):
+        ctx.command(restart_command(ctx, node),
+                    description=f"(re)start {ctx.lab.get('swift.proxy_service')} and wait for /healthcheck")
+        return
+    timeout = min(5.0, float(ctx.lab.get("connect_timeout")))
+    if catalog.tcp_reason(ctx.target.address, port, timeout) is None:
+        return
+    if all(addr.startswith(("127.", "[::1]", "::1")) for addr in node.listening(port)):
+        ctx.note(f"the proxy listens on loopback only ({', '.join(node.listening(port))}): set bind_ip in "
+                 "proxy-server.conf; no firewall change would help")
+        return
+    rule = f"INPUT -p tcp -m tcp --dport {port} -m comment --comment stackcheck-SWF-5 -j ACCEPT"
+    ctx.command(f"iptables -I {rule}", undo=f"iptables -D {rule}",
+                description=f"iptables: accept TCP {port} first in INPUT")
+    ctx.note("the rule is in the running firewall only: add it to the node's saved rules (/etc/sysconfig/"
+             "iptables, /etc/iptables/rules.v4, firewalld ...) so a reboot keeps it")
