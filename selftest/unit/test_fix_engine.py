@@ -1,0 +1,130 @@
+"""The fix engine against real files on this machine (LocalTransport in a temporary directory): diff, backup,
+validation before write, rollback when the re-check or a step fails, the lock, and idempotence."""
+import pytest
+
+from stackcheck import fixing
+from stackcheck.fixing import Engine, FixContext, Fixer
+from stackcheck.transport import LocalTransport
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    monkeypatch.setattr(fixing, "BACKUP_ROOT", str(tmp_path / "backups"))
+    monkeypatch.setattr(fixing, "LOCK_PATH", str(tmp_path / "fix.lock"))
+    return Engine()
+
+
+def make(func, risk="config"):
+    return Fixer(func, ("CEIL-1",), risk, (), ())
+
+
+def ctx():
+    return FixContext(LocalTransport())
+
+
+def recheck_file(path, wanted):
+    def recheck():
+        assert wanted in path.read_text(), f"{wanted!r} not in {path}"
+    return recheck
+
+
+def test_fixed_with_backup_and_diff(tmp_path, engine):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    conf.chmod(0o640)
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 604800\n")), ctx(), recheck_file(conf, "604800"))
+    assert out.status == "fixed"
+    assert "-ttl = -1\n+ttl = 604800" in out.diff
+    assert conf.read_text() == "ttl = 604800\n" and oct(conf.stat().st_mode & 0o777) == "0o640"
+    assert open(out.backups[0]).read() == "ttl = -1\n"
+    assert not (tmp_path / "fix.lock").exists(), "the lock is released after the fix"
+
+
+def test_noop_when_nothing_to_change(tmp_path, engine):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = 604800\n")
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 604800\n")), ctx(), recheck_file(conf, "604800"))
+    assert out.status == "noop" and not (tmp_path / "backups").exists()
+
+
+def test_rollback_when_recheck_fails(tmp_path, engine):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    marker = tmp_path / "restarted"
+
+    def fx(c):
+        c.edit(str(conf), "ttl = 0\n")
+        c.command(f"touch {marker}", undo=f"rm {marker}")
+
+    out = engine.fix(make(fx), ctx(), recheck_file(conf, "604800"))
+    assert out.status == "fix-failed" and "604800" in out.recheck_error
+    assert conf.read_text() == "ttl = -1\n" and not marker.exists()
+
+
+def test_new_file_removed_on_rollback(tmp_path, engine):
+    new = tmp_path / "sysctl.d" / "60-x.conf"
+    out = engine.fix(make(lambda c: c.edit(str(new), "x = 1\n")), ctx(), recheck_file(tmp_path / "a", "y"))
+    assert out.status == "fix-failed" and not new.exists()
+
+
+def test_validation_before_write_keeps_the_old_file(tmp_path, engine):
+    conf = tmp_path / "haproxy.cfg"
+    conf.write_text("good\n")
+    fx = make(lambda c: c.edit(str(conf), "broken\n", validate="grep -q good {path}"))
+    out = engine.fix(fx, ctx(), recheck_file(conf, "good"))
+    assert out.status == "fix-failed" and "validation" in out.recheck_error
+    assert conf.read_text() == "good\n" and not (tmp_path / "haproxy.cfg.stackcheck-new").exists()
+
+
+def test_in_place_validation_failure_rolls_back(tmp_path, engine):
+    conf = tmp_path / "apache.conf"
+    conf.write_text("LoadModule mpm_event\n")
+    fx = make(lambda c: c.edit(str(conf), "LoadModule mpm_prefork\nLoadModule mpm_event\n",
+                               validate_in_place=f"test $(grep -c mpm_ {conf}) -eq 1"))
+    out = engine.fix(fx, ctx(), recheck_file(conf, "mpm"))
+    assert out.status == "fix-failed" and conf.read_text() == "LoadModule mpm_event\n"
+
+
+def test_dry_run_changes_nothing(tmp_path):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    out = Engine(dry_run=True).fix(make(lambda c: c.edit(str(conf), "ttl = 1\n")), ctx(), recheck_file(conf, "1"))
+    assert out.status == "planned" and "+ttl = 1" in out.diff and conf.read_text() == "ttl = -1\n"
+
+
+def test_lock_held_by_another_run_refuses(tmp_path, engine):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    (tmp_path / "fix.lock").mkdir()
+    (tmp_path / "fix.lock" / "owner").write_text("otherhost:123:2026\n")
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 1\n")), ctx(), recheck_file(conf, "1"))
+    assert out.status == "refused" and "otherhost:123" in out.summary()
+    assert conf.read_text() == "ttl = -1\n" and (tmp_path / "fix.lock").exists(), "someone else's lock stays"
+
+
+def test_data_risk_needs_explicit_flag(tmp_path, engine):
+    out = engine.fix(make(lambda c: c.command("true"), risk="data"), ctx(), lambda: None)
+    assert out.status == "refused" and "--fix-data" in out.summary()
+    assert Engine(allow_data=True).fix(make(lambda c: c.command("true"), risk="data"), ctx(), lambda: None).status \
+        == "fixed"
+
+
+def test_guard_refusal_changes_nothing(tmp_path, engine):
+    conf = tmp_path / "my.cnf"
+    conf.write_text("a\n")
+
+    def guard():
+        raise fixing.FixRefused("dbnode2 is Donor/Desynced")
+
+    out = engine.fix(make(lambda c: c.edit(str(conf), "b\n")), ctx(), recheck_file(conf, "b"), guard=guard)
+    assert out.status == "refused" and conf.read_text() == "a\n"
+
+
+def test_diff_masks_credential_lines_but_the_file_gets_them():
+    from stackcheck.fixing import FileEdit
+    edit = FileEdit("/etc/swift/proxy-server.conf", "[filter:s3token]\nuse = egg:swift#s3token\n",
+                    "[filter:s3token]\nuse = egg:swift#s3token\npassword = hunter2-real\nadmin_token: tok-1\n")
+    diff = edit.diff()
+    assert "hunter2-real" not in diff and "tok-1" not in diff
+    assert "+password = [REDACTED]" in diff and "+admin_token: [REDACTED]" in diff
+    assert "use = egg:swift#s3token" in diff and "password = hunter2-real" in edit.new

@@ -1,0 +1,104 @@
+"""Inventory loading: defaults, roles, credentials by reference, and one clear line for each mistake."""
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stackcheck import inventory
+from stackcheck.inventory import InventoryError, load
+
+GOOD = """
+all:
+  vars: {ansible_user: ops}
+  children:
+    dbnode:
+      vars: {ansible_port: 2222}
+      hosts:
+        db1: {ansible_host: 198.18.0.15}
+        db2: {ansible_host: 198.18.0.16, ansible_port: 22}
+    lb:
+      hosts:
+        lb: {ansible_host: 198.18.0.18}
+stackcheck:
+  db: {password: {file: PWFILE}}
+"""
+
+
+def write(tmp_path, text, pw_mode=0o600):
+    pw = tmp_path / "db_password"
+    pw.write_text("s3cret-db-pass\n")
+    pw.chmod(pw_mode)
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(text.replace("PWFILE", str(pw)))
+    return inv
+
+
+def test_roles_vars_and_defaults(tmp_path):
+    lab = load(str(write(tmp_path, GOOD)))
+    assert [h.name for h in lab.hosts("dbnode")] == ["db1", "db2"]
+    assert lab.host("db1").port == 2222 and lab.host("db2").port == 22  # host vars beat group vars
+    assert lab.host("db1").user == "ops"  # all.vars apply everywhere
+    assert lab.get("db.cluster_name") == "SilverSkySoftDBClusterA"  # the notes' default
+    assert lab.get("lb.vip") == "198.18.0.18"  # defaults to the lb host's address
+    assert lab.secret("db.password") == "s3cret-db-pass"
+    assert "s3cret-db-pass" in lab.secrets()
+    assert lab.hosts("compute") == []
+
+
+def test_env_credential(tmp_path, monkeypatch):
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(GOOD.replace("{file: PWFILE}", "{env: SC_TEST_PW}"))
+    monkeypatch.setenv("SC_TEST_PW", "from-env-secret")
+    assert load(str(inv)).secret("db.password") == "from-env-secret"
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda t: t.replace("    lb:\n", "    lbb:\n"), "all.children.lbb: unknown role"),
+    (lambda t: t.replace("{ansible_host: 198.18.0.18}", "{}"), "host lb: ansible_host (its address) is missing"),
+    (lambda t: t.replace("db: {password", "db: {pasword"), "stackcheck.db.pasword: unknown key"),
+    (lambda t: t.replace("{file: PWFILE}", "hunter2"), "stackcheck.db.password: a credential must be a reference"),
+    (lambda t: t + "  lb: {kind: f5}\n", "stackcheck.lb.kind: 'f5' is not one of"),
+    (lambda t: t.replace("children:", "children: [", 1), "not valid YAML"),
+])
+def test_bad_inventory_names_file_and_key(tmp_path, mutate, expected):
+    inv = write(tmp_path, mutate(GOOD))
+    with pytest.raises(InventoryError) as err:
+        load(str(inv))
+    assert expected in str(err.value) and str(inv) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_credential_file_readable_by_others_is_refused(tmp_path):
+    inv = write(tmp_path, GOOD, pw_mode=0o644)
+    with pytest.raises(InventoryError, match="readable by others"):
+        load(str(inv))
+
+
+def test_missing_inventory(tmp_path):
+    with pytest.raises(InventoryError, match="inventory not found"):
+        load(str(tmp_path / "nope.yaml"))
+
+
+def test_name_resolves_to_inventories_dir():
+    assert inventory.resolve_path("lab") == inventory.REPO / "inventories" / "lab.yaml"
+    assert inventory.resolve_path("./x.yaml") == Path("./x.yaml")
+
+
+def test_example_inventory_documents_every_default_key():
+    example = yaml.safe_load((inventory.REPO / "inventories" / "lab.example.yaml").read_text())["stackcheck"]
+
+    def keys(d, prefix=""):
+        return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) for x in keys(v, f"{prefix}{k}.")}
+
+    missing = keys(inventory.DEFAULTS) - keys(example)
+    assert not missing, f"keys with a default but not documented in lab.example.yaml: {sorted(missing)}"
+    os.environ.setdefault("STACKCHECK_DB_PASSWORD", "x")
+    assert load(str(inventory.REPO / "inventories" / "lab.example.yaml")).hosts("dbnode")
+
+
+def test_vendored_catalog_matches_shared():
+    shared = inventory.REPO.parent / "shared" / "REQUIREMENTS.md"
+    if not shared.exists():
+        pytest.skip("no ../shared beside this clone")
+    assert (inventory.REPO / "stackcheck" / "REQUIREMENTS.md").read_text() == shared.read_text()

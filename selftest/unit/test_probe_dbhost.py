@@ -1,0 +1,106 @@
+"""DB host probe parsers: fstab, /proc/swaps, the swap file, the data volume (captured from dbnode2), SELinux and
+EPEL as a CentOS 7 DB node of the notes shows them, and the port probe's output."""
+from pathlib import Path
+
+from stackcheck.probes import dbhost
+
+DATA = Path(__file__).parent / "data" / "db"
+
+
+def test_swapfile_captured_in_the_lab():
+    sf = dbhost.parse_swapfile((DATA / "dbnode2-swapfile.txt").read_text(), "/swapfile")
+    assert (sf.exists, sf.mode, sf.owner, sf.signature) == (True, "600", "root", True)
+    assert sf.fstab.text == "/swapfile none swap defaults 0 0"
+    assert sf.active == []  # /proc/swaps inside a lab container: the machine has none (DBH-1 not hosted)
+    assert dbhost.swapfile_problems(sf, "/swapfile") == []
+
+
+def test_swapfile_problems():
+    text = ("@@STAT\n644 root 1073741824 regular file\n@@SIG\n\n@@FSTAB\n/dev/vda1 / xfs defaults 0 0\n@@SWAPS\n"
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
+    sf = dbhost.parse_swapfile(text, "/swapfile")
+    assert dbhost.swapfile_problems(sf, "/swapfile") == [
+        "/swapfile has mode 0644, expected 0600", "/swapfile has no swap signature (mkswap was not run)",
+        "/etc/fstab has no line for /swapfile (expected `/swapfile none swap defaults 0 0`)"]
+    assert dbhost.swapfile_problems(dbhost.parse_swapfile("@@STAT\n@@FSTAB\n", "/swapfile"), "/swapfile") == \
+        ["/swapfile does not exist"]
+
+
+def test_proc_swaps_with_the_swap_file_active():
+    # /proc/swaps of a CentOS 7 DB node after `swapon /swapfile` (the notes' `swapon --summary` reads it)
+    text = ("Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n"
+            "/swapfile                               file\t\t1048572\t0\t-2\n")
+    assert dbhost.parse_proc_swaps(text) == ["/swapfile"]
+
+
+def test_data_volume_captured_in_the_lab():
+    parts = dbhost.split_marked((DATA / "dbnode2-volume.txt").read_text())
+    assert dbhost.parse_findmnt_pairs(parts["MNT"]) == {"TARGET": "/var/lib/mysql", "SOURCE": "/dev/loop1",
+                                                        "FSTYPE": "ext4"}
+    entry = dbhost.fstab_line_for(dbhost.parse_fstab(parts["FSTAB"]), "/var/lib/mysql")
+    assert entry.text == "LABEL=mysqldata /var/lib/mysql ext4 defaults 0 2"
+    assert dbhost.volume_fstab_problems(entry, "/var/lib/mysql") == []
+
+
+def test_data_volume_fstab_problems():
+    notes = dbhost.parse_fstab("/dev/vdb5 /var/lib/mysql/ ext4 defaults 0 0\n")
+    entry = dbhost.fstab_line_for(notes, "/var/lib/mysql")
+    assert dbhost.volume_fstab_problems(entry, "/var/lib/mysql") == [
+        "/etc/fstab line 1 `/dev/vdb5 /var/lib/mysql/ ext4 defaults 0 0`: fsck pass 0; expected `ext4 defaults 0 2`"]
+    assert dbhost.volume_fstab_problems(None, "/var/lib/mysql")[0].startswith("/etc/fstab has no line")
+    fixed = dbhost.set_fstab_fields("# fstab\n/dev/vdb5 /var/lib/mysql ext4 defaults 0 0\n", 2,
+                                    "/dev/vdb5 /var/lib/mysql ext4 defaults 0 2")
+    assert fixed == "# fstab\n/dev/vdb5 /var/lib/mysql ext4 defaults 0 2\n"
+
+
+CENTOS_SELINUX_CONFIG = """
+# This file controls the state of SELinux on the system.
+# SELINUX= can take one of these three values:
+#     enforcing - SELinux security policy is enforced.
+#     permissive - SELinux prints warnings instead of enforcing.
+#     disabled - No SELinux policy is loaded.
+SELINUX=permissive
+# SELINUXTYPE= can take one of three values:
+#     targeted - Targeted processes are protected,
+SELINUXTYPE=targeted
+"""
+
+
+def test_selinux_states():
+    assert dbhost.selinux_state("Permissive\n", CENTOS_SELINUX_CONFIG) == ("Permissive", "Permissive")
+    assert dbhost.selinux_state("Enforcing\n", CENTOS_SELINUX_CONFIG.replace("=permissive", "=enforcing")) == \
+        ("Enforcing", "Enforcing")
+    assert dbhost.selinux_state("1", None) == ("Enforcing", None)  # /sys/fs/selinux/enforce without getenforce
+    assert dbhost.selinux_state("", None) == (None, None)  # Debian: no SELinux
+    parts = dbhost.split_marked((DATA / "dbnode2-volume.txt").read_text())
+    assert parts["SELINUX"].strip() == ""
+
+
+EPEL_REPO = """[epel]
+name=Extra Packages for Enterprise Linux 7 - $basearch
+#baseurl=http://download.fedoraproject.org/pub/epel/7/$basearch
+metalink=https://mirrors.fedoraproject.org/metalink?repo=epel-7&arch=$basearch
+failovermethod=priority
+enabled=1
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-7
+
+[epel-debuginfo]
+name=Extra Packages for Enterprise Linux 7 - $basearch - Debug
+metalink=https://mirrors.fedoraproject.org/metalink?repo=epel-debug-7&arch=$basearch
+enabled=0
+"""
+
+
+def test_enabled_epel_repos():
+    files = dbhost.split_files("@@FILE /etc/yum.repos.d/epel.repo\n" + EPEL_REPO +
+                               "@@FILE /etc/yum.repos.d/CentOS-Base.repo\n[base]\nname=CentOS-7 - Base\n"
+                               "mirrorlist=http://mirrorlist.centos.org/?release=7&arch=x86_64&repo=os\n")
+    assert dbhost.enabled_epel_repos(files) == [("/etc/yum.repos.d/epel.repo", "epel")]
+    assert dbhost.enabled_epel_repos({}) == []
+
+
+def test_port_probe_output():
+    assert dbhost.parse_connect("873 open\n3306 open\n4444 refused\n4567 open\n4568 timeout\n") == \
+        {873: "open", 3306: "open", 4444: "refused", 4567: "open", 4568: "timeout"}
+    assert dbhost.parse_pids("PID 812\nPID 813\n") == [812, 813]
