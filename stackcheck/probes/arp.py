@@ -20,6 +20,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
+from stackcheck.probes import sections
+
 DENY = {"DROP"}
 
 
@@ -519,26 +521,18 @@ echo '### end'
 
 
 def split_sections(text: str) -> dict[str, str]:
-    sections: dict[str, str] = {}
-    name = None
-    for line in text.splitlines(keepends=True):
-        if line.startswith("### "):
-            name = line[4:].strip()
-            sections[name] = ""
-        elif name:
-            sections[name] += line
-    return sections
+    return sections.split(text)
 
 
-def ruleset_from_sections(sections: dict[str, str]) -> ArpRuleset:
+def ruleset_from_sections(parts: dict[str, str]) -> ArpRuleset:
     tables: list[ArpTable] = []
-    nft_text = sections.get("nft", "").strip()
+    nft_text = parts.get("nft", "").strip()
     if nft_text:
         tables += parse_nft_json(nft_text)
-    legacy = sections.get("arptables-legacy", "").strip()
+    legacy = parts.get("arptables-legacy", "").strip()
     if legacy:
         tables.append(parse_arptables_list(legacy, "arptables-legacy"))
-    bridge = parse_ebtables_save(sections.get("ebtables", ""))
+    bridge = parse_ebtables_save(parts.get("ebtables", ""))
     return ArpRuleset(tables, bridge)
 
 

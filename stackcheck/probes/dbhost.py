@@ -7,7 +7,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from stackcheck.probes import ini
+from stackcheck.probes import ini, sections
 
 GALERA_PORTS = (873, 3306, 4444, 4567, 4568)  # rsync, MySQL, SST, group communication, IST
 
@@ -77,15 +77,8 @@ class SwapFile:
 
 
 def split_marked(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    key = None
-    for line in text.splitlines(keepends=True):
-        if line.startswith("@@") and line.strip()[2:].isupper():
-            key = line.strip()[2:]
-            out[key] = ""
-        elif key:
-            out[key] += line
-    return out
+    """The `@@NAME` sections (upper case: a file's own `@@` line is content)."""
+    return sections.split(text, "@@", is_name=str.isupper)
 
 
 def parse_swapfile(text: str, path: str) -> SwapFile:
@@ -171,15 +164,7 @@ def repos_command() -> str:
 
 
 def split_files(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    path = None
-    for line in text.splitlines(keepends=True):
-        if line.startswith("@@FILE "):
-            path = line[7:].strip()
-            out[path] = ""
-        elif path:
-            out[path] += line
-    return out
+    return sections.split(text, "@@FILE ")
 
 
 def enabled_epel_repos(files: dict[str, str]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from stackcheck.probes import arp as arpmod
 from stackcheck.probes import iptables as ipt
+from stackcheck.probes import sections
 
 NOWHERE = "192.0.2.77"  # TEST-NET-1: an address no site owns, as "anything else"
 
@@ -76,15 +77,7 @@ class NetFacts:
 
 
 def _sections(text: str, marker: str = "### ") -> dict[str, str]:
-    out: dict[str, str] = {}
-    name = None
-    for line in text.splitlines(keepends=True):
-        if line.startswith(marker) and not line.startswith(marker + "#"):
-            name = line[len(marker):].strip()
-            out[name] = ""
-        elif name is not None:
-            out[name] += line
-    return out
+    return sections.split(text, marker, is_name=lambda name: not name.startswith("#"))
 
 
 # iproute2 before 4.13 (CentOS 7, the notes' host) has no -j: the one-line text forms are parsed instead

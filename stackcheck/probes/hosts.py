@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from stackcheck.probes import sections
+
 READ_COMMAND = ("echo \"### hostname\"; hostname; echo \"### fqdn\"; hostname -f 2>/dev/null || true; "
                 "echo \"### hosts\"; cat /etc/hosts; echo \"### getent\"; getent ahostsv4 \"$(hostname)\" || true")
 
@@ -87,12 +89,4 @@ def fixed_hosts(text: str, hostname: str, fqdn: str, address: str) -> str:
 
 
 def split(text: str) -> dict[str, str]:
-    sections: dict[str, str] = {}
-    name = None
-    for line in text.splitlines(keepends=True):
-        if line.startswith("### "):
-            name = line[4:].strip()
-            sections[name] = ""
-        elif name:
-            sections[name] += line
-    return sections
+    return sections.split(text)

@@ -11,6 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from stackcheck.probes import sections
 from stackcheck.probes.paste import PasteConfig
 
 MARK = "@@stackcheck-section "
@@ -34,19 +35,7 @@ def collect_command(conf: str, cache_dir: str, service: str) -> str:
 
 
 def split_sections(stdout: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    name = None
-    lines: list[str] = []
-    for line in stdout.splitlines(keepends=True):
-        if line.startswith(MARK):
-            if name is not None:
-                out[name] = "".join(lines)
-            name, lines = line[len(MARK):].strip(), []
-        else:
-            lines.append(line)
-    if name is not None:
-        out[name] = "".join(lines)
-    return out
+    return sections.split(stdout, MARK)
 
 
 @dataclass

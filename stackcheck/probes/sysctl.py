@@ -8,6 +8,8 @@ import fnmatch
 import os
 import shlex
 
+from stackcheck.probes import sections
+
 DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
 
 
@@ -56,15 +58,8 @@ READ_COMMAND = ("for f in /etc/sysctl.conf " + " ".join(f"{d}/*.conf" for d in D
 
 
 def read_files(transport) -> dict[str, str]:
-    files: dict[str, str] = {}
-    name = None
-    for line in transport.run(READ_COMMAND).stdout.splitlines(keepends=True):
-        if line.startswith("### /"):
-            name = line[4:].strip()
-            files[name] = ""
-        elif name:
-            files[name] += line
-    return files
+    # a header names an absolute path: a `### comment` line inside a sysctl file is content
+    return sections.split(transport.run(READ_COMMAND).stdout, is_name=lambda name: name.startswith("/"))
 
 
 def running(transport, key: str) -> str | None:
