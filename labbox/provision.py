@@ -23,6 +23,7 @@ KNOWN_HOSTS = STATE / "known_hosts"
 SECRET_NAMES = ("DB_ROOT_PASSWORD", "DB_ADMIN_PASSWORD", "KEYSTONE_ADMIN_PASSWORD", "SWIFT_SERVICE_PASSWORD",
                 "HAPROXY_CHECK_PASSWORD", "SST_PASSWORD")
 MARKER = "etc/labbox/provisioned"
+SETUP_LIB = ROLES_DIR.parent / "setup-lib"
 
 
 def write_secret(name: str, value: str) -> Path:
@@ -86,11 +87,13 @@ def prepare(h: LabHost) -> None:
 
 
 def install_role_files(h: LabHost) -> None:
-    """The role folder at /opt/labbox inside the host (fresh copy: edits to a role take effect on `up`)."""
+    """The role folder at /opt/labbox inside the host, with the helpers every role's scripts share at
+    /opt/labbox/lib (fresh copy: edits to a role take effect on `up`)."""
     dest = h.root / "opt/labbox"
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(ROLES_DIR / h.role, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SETUP_LIB, dest / "lib", ignore=shutil.ignore_patterns("__pycache__"))
     for script in dest.rglob("*.sh"):
         script.chmod(0o755)
 

@@ -7,41 +7,7 @@ set -euo pipefail
 . /etc/labbox/lab.env
 S=/opt/labbox/openstack
 
-# iniset FILE SECTION KEY VALUE: set one oslo-style option in place (comments and layout kept; the key lands at
-# the end of its section, a missing section is appended).
-iniset() {
-python3 - "$@" <<'PY'
-import re, sys
-path, sec, key, val = sys.argv[1:5]
-try:
-    lines = open(path).read().splitlines()
-except FileNotFoundError:
-    lines = []
-out, cur, done = [], None, False
-for line in lines:
-    m = re.match(r"^\[([^\]]+)\]\s*$", line.strip())
-    if m:
-        if cur == sec and not done:
-            while out and not out[-1].strip():
-                out.pop()
-            out += [f"{key} = {val}", ""]
-            done = True
-        cur = m.group(1)
-        out.append(line)
-        continue
-    if cur == sec and re.match(rf"^{re.escape(key)}\s*[=:]", line.strip()):
-        if not done:
-            out.append(f"{key} = {val}")
-            done = True
-        continue
-    out.append(line)
-if not done:
-    if cur != sec:
-        out += ["", f"[{sec}]"]
-    out.append(f"{key} = {val}")
-open(path, "w").write("\n".join(out) + "\n")
-PY
-}
+iniset() { python3 /opt/labbox/lib/iniset.py "$@"; }   # FILE SECTION KEY VALUE
 
 # --- SPICE console proxy (SPC-1, SPC-2, SPC-5) -------------------------------------------------------------------
 N=/etc/nova/nova.conf

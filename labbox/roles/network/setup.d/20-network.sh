@@ -10,39 +10,7 @@ set -euo pipefail
 UPSTREAM_GW=198.18.8.1        # the upstream gateway behind br-ex (inventory neutron.upstream_gateway)
 UPSTREAM_NET=198.18.9.0/24    # what is reached through it
 
-iniset() {
-python3 - "$@" <<'PY'
-import re, sys
-path, sec, key, val = sys.argv[1:5]
-try:
-    lines = open(path).read().splitlines()
-except FileNotFoundError:
-    lines = []
-out, cur, done = [], None, False
-for line in lines:
-    m = re.match(r"^\[([^\]]+)\]\s*$", line.strip())
-    if m:
-        if cur == sec and not done:
-            while out and not out[-1].strip():
-                out.pop()
-            out += [f"{key} = {val}" if val else f"{key} =", ""]
-            done = True
-        cur = m.group(1)
-        out.append(line)
-        continue
-    if cur == sec and re.match(rf"^{re.escape(key)}\s*[=:]", line.strip()):
-        if not done:
-            out.append(f"{key} = {val}" if val else f"{key} =")
-            done = True
-        continue
-    out.append(line)
-if not done:
-    if cur != sec:
-        out += ["", f"[{sec}]"]
-    out.append(f"{key} = {val}" if val else f"{key} =")
-open(path, "w").write("\n".join(out) + "\n")
-PY
-}
+iniset() { python3 /opt/labbox/lib/iniset.py "$@"; }   # FILE SECTION KEY VALUE
 
 # the agents cannot run without a message queue: keep them from restart loops (their config is what is checked)
 systemctl disable --now neutron-l3-agent neutron-openvswitch-agent neutron-dhcp-agent neutron-metadata-agent \
