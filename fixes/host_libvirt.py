@@ -8,7 +8,7 @@ import re
 import shlex
 
 from stackcheck.fixing import fixer
-from stackcheck.probes import services
+from stackcheck.probes import sections, services
 
 VIRSH = "virsh -q -c qemu:///system"
 
@@ -16,16 +16,7 @@ VIRSH = "virsh -q -c qemu:///system"
 def _net_states(ctx) -> dict[str, dict[str, str]]:
     """name -> {Active, Persistent, Autostart, Bridge} from `virsh net-info` (one round trip)."""
     r = ctx.run(f"for n in $({VIRSH} net-list --all --name); do echo \"### $n\"; {VIRSH} net-info \"$n\"; done")
-    nets: dict[str, dict[str, str]] = {}
-    name = None
-    for line in r.stdout.splitlines():
-        if line.startswith("### "):
-            name = line[4:].strip()
-            nets[name] = {}
-        elif name and ":" in line:
-            k, _, v = line.partition(":")
-            nets[name][k.strip()] = v.strip()
-    return nets
+    return {name: sections.fields(body, ":") for name, body in sections.split(r.stdout).items()}
 
 
 @fixer("VIRT-1", "VIRT-2", "HOST-1", risk="config", roles=["compute"],

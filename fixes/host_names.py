@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from stackcheck.fixing import fixer
-from stackcheck.probes import hosts
+from stackcheck.probes import hosts, sections
 
 
 @fixer("HOST-7", risk="config", checks=["test_hostname_resolves_to_the_node_address"])
 def map_hostname_to_node_address(ctx):
     """Map the hostname to the node's address in /etc/hosts."""
-    s = hosts.split(ctx.run(hosts.READ_COMMAND).stdout)
+    s = sections.split(ctx.run(hosts.READ_COMMAND).stdout)
     hostname = s.get("hostname", "").strip()
     fqdn = s.get("fqdn", "").strip() or hostname
     text = ctx.read("/etc/hosts") or ""

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 
 from stackcheck.inventory import ROLES
-from stackcheck.probes import hosts
+from stackcheck.probes import hosts, sections
 
 
 @pytest.mark.requirement("HOST-7")
 @pytest.mark.role(*ROLES)
 @pytest.mark.severity("medium")
 def test_hostname_resolves_to_the_node_address(transport, target, evidence):
-    s = hosts.split(transport.run(hosts.READ_COMMAND).stdout)
+    s = sections.split(transport.run(hosts.READ_COMMAND).stdout)
     hostname = s.get("hostname", "").strip()
     fqdn = s.get("fqdn", "").strip() or hostname
     entries = hosts.parse_hosts(s.get("hosts", ""))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck.probes import arp, hostnet, hosts, lvm, sysctl
+from stackcheck.probes import arp, hostnet, hosts, lvm, sections, sysctl
 from stackcheck.probes import iptables as ipt
 
 DATA = Path(__file__).parent / "data" / "host"
@@ -100,7 +100,7 @@ def test_ensure_rules_adds_only_what_is_missing():
 @pytest.fixture
 def facts():
     f = hostnet.parse(text("hostnet-compute.txt"))
-    f.arp = arp.ruleset_from_sections(arp.split_sections(text("arp-read-compute.txt")))
+    f.arp = arp.ruleset_from_sections(sections.split(text("arp-read-compute.txt")))
     return f
 
 
@@ -263,7 +263,7 @@ def test_vgs_cinder_volumes():
 @pytest.fixture
 def lab_facts():
     f = hostnet.parse(text("hostnet-lab-compute.txt"))
-    f.arp = arp.ruleset_from_sections(arp.split_sections(text("arp-read-lab-compute.txt")))
+    f.arp = arp.ruleset_from_sections(sections.split(text("arp-read-lab-compute.txt")))
     return f
 
 

@@ -25,3 +25,9 @@ def test_dbhost_markers_are_upper_case_so_a_diff_hunk_in_a_file_is_content():
     assert dbhost.split_marked(text) == {"STAT": "1024 0600\n", "FSTAB": "@@ -1,2 +1,3 @@\n/swapfile none swap sw 0 0\n"}
     assert dbhost.split_files("@@FILE /etc/yum.repos.d/a.repo\n[a]\n@@FILE /etc/yum.repos.d/b.repo\n[b]\n") == {
         "/etc/yum.repos.d/a.repo": "[a]\n", "/etc/yum.repos.d/b.repo": "[b]\n"}
+
+
+def test_fields_reads_key_value_lines_of_a_section_and_ignores_the_rest():
+    body = "Name:           openstack-data\nUUID:  1f0c\nActive:         yes\nno separator here\n"
+    assert sections.fields(body, ":") == {"Name": "openstack-data", "UUID": "1f0c", "Active": "yes"}
+    assert sections.fields("LoadState=loaded\nEnabled=\n", "=") == {"LoadState": "loaded", "Enabled": ""}

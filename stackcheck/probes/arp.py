@@ -520,10 +520,6 @@ echo '### end'
 """
 
 
-def split_sections(text: str) -> dict[str, str]:
-    return sections.split(text)
-
-
 def ruleset_from_sections(parts: dict[str, str]) -> ArpRuleset:
     tables: list[ArpTable] = []
     nft_text = parts.get("nft", "").strip()
@@ -537,7 +533,7 @@ def ruleset_from_sections(parts: dict[str, str]) -> ArpRuleset:
 
 
 def read_ruleset(transport) -> ArpRuleset:
-    return ruleset_from_sections(split_sections(transport.run(READ_COMMAND).stdout))
+    return ruleset_from_sections(sections.split(transport.run(READ_COMMAND).stdout))
 
 
 # --- the requirement: HOST-3 -------------------------------------------------------------------------------------

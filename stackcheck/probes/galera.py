@@ -13,6 +13,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from stackcheck.probes import sections
+
 WSREP_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_ready", "wsrep_connected",
                 "wsrep_local_state", "wsrep_local_state_comment", "wsrep_cluster_state_uuid")
 WSREP_VARIABLES = ("wsrep_on", "wsrep_provider", "wsrep_cluster_name", "wsrep_cluster_address", "wsrep_node_name",
@@ -143,30 +145,20 @@ def service_command() -> str:
 
 def parse_service(text: str) -> ServiceState:
     state = ServiceState()
-    unit: Unit | None = None
-    cmdlines: list[str] = []
-    in_cmdline = False
-    for line in text.splitlines():
-        if line.startswith("@@UNIT "):
-            name = line.split(None, 1)[1].strip().removesuffix(".service")
-            unit = state.units.setdefault(name, Unit(name))
-            in_cmdline = False
-        elif line.strip() == "@@CMDLINE":
-            in_cmdline, unit = True, None
-        elif in_cmdline:
-            if line.strip() and line.strip() not in cmdlines:  # mysql/mysqld are often aliases of mariadb
-                cmdlines.append(line.strip())
-        elif unit is not None and "=" in line:
-            key, _, value = line.partition("=")
-            if key == "LoadState":
-                unit.load_state = value
-            elif key == "ActiveState":
-                unit.active_state = value
-            elif key == "UnitFileState":
-                unit.unit_file_state = value
-            elif key == "MainPID":
-                unit.main_pid = int(value or 0)
-    state.cmdline = " ".join(cmdlines)
+    for header, body in sections.split(text, "@@").items():
+        kind, _, name = header.partition(" ")
+        if kind == "UNIT":
+            name = name.removesuffix(".service")
+            f = sections.fields(body, "=")
+            state.units[name] = Unit(name, load_state=f.get("LoadState", ""), active_state=f.get("ActiveState", ""),
+                                     unit_file_state=f.get("UnitFileState", ""),
+                                     main_pid=int(f.get("MainPID") or 0))
+        elif kind == "CMDLINE":
+            cmdlines: list[str] = []
+            for line in body.splitlines():
+                if line.strip() and line.strip() not in cmdlines:  # mysql/mysqld are often aliases of mariadb
+                    cmdlines.append(line.strip())
+            state.cmdline = " ".join(cmdlines)
     return state
 
 

@@ -160,7 +160,7 @@ def read(transport) -> NetFacts:
     persisted rule files."""
     text = transport.run(READ_COMMAND.replace("echo '### end'", "") + arpmod.READ_COMMAND).stdout
     facts = parse(text)
-    facts.arp = arpmod.ruleset_from_sections(arpmod.split_sections(text))
+    facts.arp = arpmod.ruleset_from_sections(sections.split(text))
     return facts
 
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import ipaddress
 
-from stackcheck.probes import sections
-
 READ_COMMAND = ("echo \"### hostname\"; hostname; echo \"### fqdn\"; hostname -f 2>/dev/null || true; "
                 "echo \"### hosts\"; cat /etc/hosts; echo \"### getent\"; getent ahostsv4 \"$(hostname)\" || true")
 
@@ -86,7 +84,3 @@ def fixed_hosts(text: str, hostname: str, fqdn: str, address: str) -> str:
         at = max((i + 1 for i, l in enumerate(out) if l.split()[:1] and l.split()[0].startswith("127.")), default=0)
         out.insert(at, " ".join([address] + names))
     return "\n".join(out) + "\n"
-
-
-def split(text: str) -> dict[str, str]:
-    return sections.split(text)

@@ -20,3 +20,13 @@ def split(text: str, marker: str = "### ", is_name: Callable[[str], bool] | None
         elif name is not None:
             out[name] += line
     return out
+
+
+def fields(body: str, sep: str) -> dict[str, str]:
+    """`key SEP value` lines of one section (systemctl show's `=`, virsh's `:`), stripped; other lines ignored."""
+    out: dict[str, str] = {}
+    for line in body.splitlines():
+        key, found, value = line.partition(sep)
+        if found:
+            out[key.strip()] = value.strip()
+    return out

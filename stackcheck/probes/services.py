@@ -4,6 +4,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from stackcheck.probes import sections
+
 # The notes' names (CentOS 7) first; then what other releases call the same job.
 NETWORK_SERVICES = ("network", "networking", "systemd-networkd")  # legacy network scripts / ifupdown / networkd
 IPTABLES_SERVICES = ("iptables", "netfilter-persistent")  # iptables-services (RHEL) / iptables-persistent (Debian)
@@ -45,21 +47,10 @@ def read_command(names) -> str:
 
 def parse(text: str) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
-    name = None
-    fields: dict[str, str] = {}
-
-    def flush():
-        if name:
-            out[name] = Unit(name, fields.get("LoadState", ""), fields.get("ActiveState", ""), fields.get("Enabled", ""))
-
-    for line in text.splitlines():
-        if line.startswith("### "):
-            flush()
-            name, fields = line[4:].strip().removesuffix(".service"), {}
-        elif "=" in line:
-            k, _, v = line.partition("=")
-            fields[k.strip()] = v.strip()
-    flush()
+    for header, body in sections.split(text).items():
+        name = header.removesuffix(".service")
+        fields = sections.fields(body, "=")
+        out[name] = Unit(name, fields.get("LoadState", ""), fields.get("ActiveState", ""), fields.get("Enabled", ""))
     return out
 
 

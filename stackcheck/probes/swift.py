@@ -34,10 +34,6 @@ def collect_command(conf: str, cache_dir: str, service: str) -> str:
     return "; ".join(f"echo '{MARK}{name}'; {cmd}" for name, cmd in parts.items())
 
 
-def split_sections(stdout: str) -> dict[str, str]:
-    return sections.split(stdout, MARK)
-
-
 @dataclass
 class ProxyNode:
     conf_text: str
@@ -54,7 +50,7 @@ class ProxyNode:
 
     @classmethod
     def parse(cls, stdout: str) -> "ProxyNode":
-        s = split_sections(stdout)
+        s = sections.split(stdout, MARK)
         conf = s.get("conf", "")
         error = ""
         if conf.startswith("cat: "):
