@@ -22,12 +22,14 @@ from dataclasses import dataclass
 
 import paramiko
 
+from stackcheck.verdicts import CannotCheck
 
-class HostUnreachable(Exception):
+
+class HostUnreachable(CannotCheck):
     """The host could not be reached or logged into; the message says why (no secrets in it)."""
 
 
-class ProbeTimeout(Exception):
+class ProbeTimeout(CannotCheck):
     """A remote command did not finish within the probe timeout."""
 
 
@@ -52,6 +54,23 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.rc == 0
+
+    def output(self, what: str, ok: tuple[int, ...] = (0,)) -> str:
+        """stdout when the exit code is one of `ok`; else CannotCheck saying that `what` could not be read and why
+        (a missing command or a permission denied is a reason, never an empty answer a check could judge)."""
+        if self.rc in ok:
+            return self.stdout
+        raise CannotCheck(f"could not read {what}: {self.reason()}")
+
+    def reason(self) -> str:
+        """Why the command did not succeed, in one line."""
+        err = (self.stderr or self.stdout).strip().splitlines()
+        last = err[-1][:300] if err else ""
+        if self.rc == 127:
+            return f"command not found ({last or 'exit 127'}): install it, or run as a user whose PATH has it"
+        if self.rc == 126 or "permission denied" in last.lower() or "operation not permitted" in last.lower():
+            return f"permission denied ({last or f'exit {self.rc}'}): run as root or with become"
+        return f"exit code {self.rc}" + (f": {last}" if last else "")
 
 
 class Transport:

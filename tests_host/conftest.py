@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackcheck import verdicts
 from stackcheck.probes.libvirt import Libvirt
 
 _LIBVIRT: dict[str, Libvirt] = {}
@@ -36,8 +37,4 @@ def public_nic(target, facts) -> str:
     return target.vars.get("stackcheck_public_nic") or facts.iface_of(target.address) or "eth0"
 
 
-def need(lab, key: str):
-    value = lab.get(key)
-    if value in (None, "", []):
-        pytest.skip(f"not applicable: the inventory gives no stackcheck.{key}")
-    return value
+need = verdicts.need  # an unset expectation is an error naming the key, never "not applicable"

@@ -6,13 +6,31 @@ import shlex
 from dataclasses import dataclass, field
 
 from stackcheck.probes import release as rel
+from stackcheck.verdicts import CannotCheck
 
 _MARK = "@@stackcheck@@"
 
 
+class Files(dict):
+    """path -> content (None: does not exist). A file that exists but could not be read raises CannotCheck on
+    access: unreadable is neither "missing" nor "empty"."""
+
+    def __init__(self):
+        super().__init__()
+        self.unreadable: set[str] = set()
+
+    def __getitem__(self, path):
+        if path in self.unreadable:
+            raise CannotCheck(f"could not read {path}: permission denied (run as root or with become)")
+        return super().__getitem__(path)
+
+    def get(self, path, default=None):
+        return self[path] if path in self else default
+
+
 @dataclass
 class Bundle:
-    files: dict[str, str | None] = field(default_factory=dict)  # path -> content (None: does not exist)
+    files: Files = field(default_factory=Files)  # path -> content (None: does not exist)
     versions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # project -> (pkg, version)
     outputs: dict[str, str] = field(default_factory=dict)  # extra command name -> its output
 
@@ -35,7 +53,10 @@ def command(paths=(), projects=(), extra: dict[str, str] | None = None) -> str:
     parts = []
     for p in paths:
         q = shlex.quote(p)
-        parts.append(f"echo '{_MARK} file {p}'; if [ -f {q} ]; then sed -e '$a\\' {q}; else echo '{_MARK} missing'; fi")
+        # "missing" only when the file really is not there: a directory we may not search hides it too
+        parts.append(f"echo '{_MARK} file {p}'; if [ -f {q} ] && [ -r {q} ]; then sed -e '$a\\' {q} || "
+                     f"echo '{_MARK} unreadable'; elif [ -e {q} ] || stat -- {q} 2>&1 | grep -qi 'permission denied'; "
+                     f"then echo '{_MARK} unreadable'; else echo '{_MARK} missing'; fi")
     for project in projects:
         parts.append(f"echo '{_MARK} version {project}'; {rel.version_command(project)}")
     for name, cmd in (extra or {}).items():
@@ -50,6 +71,8 @@ def parse(text: str) -> Bundle:
 
     def flush():
         if kind == "file":
+            if chunk and chunk[-1] == f"{_MARK} unreadable":
+                bundle.files.unreadable.add(name)
             bundle.files[name] = None if chunk == [f"{_MARK} missing"] else "\n".join(chunk) + ("\n" if chunk else "")
         elif kind == "version":
             bundle.versions[name] = rel.parse_version_output("\n".join(chunk))
@@ -68,4 +91,4 @@ def parse(text: str) -> Bundle:
 
 
 def read(transport, paths=(), projects=(), extra: dict[str, str] | None = None) -> Bundle:
-    return parse(transport.run(command(paths, projects, extra)).stdout)
+    return parse(transport.run(command(paths, projects, extra)).output("configuration files and package versions"))
