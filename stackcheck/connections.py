@@ -13,10 +13,7 @@ import pymysql
 from stackcheck.backend import testinfra_host
 from stackcheck.inventory import Host, Lab
 from stackcheck.transport import HostUnreachable, LocalTransport, SSHTransport, Transport
-
-
-class NotApplicable(Exception):
-    """The inventory does not describe what this check needs (e.g. no cloud): the check is not applicable."""
+from stackcheck.verdicts import need
 
 
 class Connections:
@@ -116,10 +113,8 @@ class Connections:
 
     # --- OpenStack APIs ---------------------------------------------------------------------------------------
     def cloud(self):
-        """openstacksdk Connection for the inventory's cloud (NotApplicable when it names none)."""
-        name = self.lab.get("cloud.name")
-        if not name:
-            raise NotApplicable("not applicable: the inventory names no cloud (stackcheck.cloud.name)")
+        """openstacksdk Connection for the inventory's cloud (MissingExpectation when it names none)."""
+        name = need(self.lab, "cloud.name", "the OpenStack API checks need the cloud of your clouds.yaml")
         if self._cloud is None:
             import openstack.config
             import openstack.connection

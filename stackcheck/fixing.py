@@ -15,7 +15,9 @@ the engine does the changing, so every fixer gets the same safety for free:
         ctx.command("swapon /swapfile", undo="swapoff /swapfile")
 
 Risk classes: `config` (edit files, reload), `restart` (restarts a service), `data` (touches stored data:
-only with --fix-data). A fixer that makes no change (plan empty) is a no-op, which is what makes fixers
+only with --fix-data), `access` (creates or widens access: an account, a grant, a firewall opening to new
+sources: only with --fix-access). A fixer that sees while planning that nothing safe can be done raises
+FixDeclined with the reason; the report keeps it (fix_status = declined). A fixer that makes no change (plan empty) is a no-op, which is what makes fixers
 idempotent: the second run finds nothing to do.
 """
 from __future__ import annotations
@@ -32,13 +34,18 @@ from typing import Any, Callable
 
 from stackcheck.transport import Result, Transport
 
-RISKS = ("config", "restart", "data")
+RISKS = ("config", "restart", "data", "access")
+OPT_IN = {"data": "--fix-data", "access": "--fix-access"}  # risk classes --fix alone never runs
 BACKUP_ROOT = "/var/backups/stackcheck"
 LOCK_PATH = "/run/stackcheck-fix.lock"
 
 
 class FixRefused(Exception):
     """The engine will not run this fix (lock held, cluster not healthy, unsafe); nothing was changed."""
+
+
+class FixDeclined(FixRefused):
+    """The fixer found, while planning, nothing safe to do (the reason says why and what to do by hand)."""
 
 
 @dataclass
@@ -174,7 +181,7 @@ class FixContext:
 
 @dataclass
 class FixOutcome:
-    status: str  # noop | planned | fixed | fix-failed | refused
+    status: str  # noop | planned | fixed | fix-failed | refused | declined
     fixer: str
     risk: str
     diff: str = ""
@@ -191,9 +198,10 @@ class Engine:
     """Runs one fixer through the safe sequence. `recheck()` re-runs the paired check and raises if it fails;
     `guard()` (optional) raises FixRefused when touching this host now could cost a cluster its quorum."""
 
-    def __init__(self, dry_run: bool = False, allow_data: bool = False, echo: Callable[[str], None] = print):
+    def __init__(self, dry_run: bool = False, allow_data: bool = False, echo: Callable[[str], None] = print,
+                 allow_access: bool = False):
         self.dry_run = dry_run
-        self.allow_data = allow_data
+        self.allowed = {"config", "restart"} | ({"data"} if allow_data else set()) | ({"access"} if allow_access else set())
         self.echo = echo
         self.stamp = time.strftime("%Y%m%dT%H%M%S")
 
@@ -201,15 +209,15 @@ class Engine:
             where: str = "") -> FixOutcome:
         out = FixOutcome("noop", fx.name, fx.risk)
         say = lambda line: (out.log.append(line), self.echo(line))  # noqa: E731
-        if fx.risk == "data" and not self.allow_data:
+        if fx.risk not in self.allowed:
             out.status = "refused"
-            say(f"fix {fx.name} [{where}]: refused: risk class 'data' needs --fix-data")
+            say(f"fix {fx.name} [{where}]: refused: risk class '{fx.risk}' needs {OPT_IN[fx.risk]}")
             return out
         try:
             fx.func(ctx)
         except FixRefused as exc:  # the fixer saw, while planning, that it must not act (e.g. it would cut SSH)
-            out.status = "refused"
-            say(f"fix {fx.name} [{where}]: refused: {exc}")
+            out.status = "declined"
+            say(f"fix {fx.name} [{where}]: declined: {exc}")
             return out
         if ctx.empty:
             say(f"fix {fx.name} [{where}]: nothing to change")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from stackcheck import report as rep
-from stackcheck.connections import Connections, NotApplicable
+from stackcheck.connections import Connections
+from stackcheck.verdicts import NotApplicable
 from stackcheck.fixing import Engine, FixContext, fixers_for
 from stackcheck.guards import guard_for
 from stackcheck.inventory import REPO, InventoryError, load
@@ -73,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="with or without --fix: print each fix's plan and diff, change nothing")
     g.addoption("--fix-data", action="store_true",
                 help="also run fixers of risk class 'data' (they touch stored data; implies --fix)")
+    g.addoption("--fix-access", action="store_true",
+                help="also run fixers of risk class 'access' (they create or widen access: accounts, grants, firewall "
+                     "openings to new sources; implies --fix)")
     g.addoption("--connect-timeout", type=float, default=None, metavar="S",
                 help="seconds to reach a host before its checks become errors (default: inventory, 10)")
     g.addoption("--probe-timeout", type=float, default=None, metavar="S",
@@ -93,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = State(config)
     config.stash[STATE] = state
     config.pluginmanager.register(Recorder(state), "stackcheck-recorder")
-    fixing = config.getoption("fix") or config.getoption("fix_data") or config.getoption("dry_run")
+    fixing = any(config.getoption(o) for o in ("fix", "fix_data", "fix_access", "dry_run"))
     if fixing and getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("--fix repairs one host at a time: run it without -n")
     if fixing:
@@ -246,12 +250,22 @@ def evidence(request):
 
 # --- --fix -----------------------------------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    try:
+        return (yield)
+    except NotApplicable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     try:
         return (yield)
+    except NotApplicable as exc:
+        pytest.skip(str(exc))
     except AssertionError:
         config = item.config
-        if not (config.getoption("fix") or config.getoption("fix_data") or config.getoption("dry_run")):
+        if not any(config.getoption(o) for o in ("fix", "fix_data", "fix_access", "dry_run")):
             raise
         if _try_fix(item):
             return None
@@ -266,7 +280,8 @@ def _try_fix(item: pytest.Item) -> bool:
     candidates = fixers_for(_requirements(item), item.name, roles)
     if not candidates:
         return False
-    engine = Engine(dry_run=config.getoption("dry_run"), allow_data=config.getoption("fix_data"), echo=lambda s: None)
+    engine = Engine(dry_run=config.getoption("dry_run"), allow_data=config.getoption("fix_data"), echo=lambda s: None,
+                    allow_access=config.getoption("fix_access"))
     transport = state.connections.transport(target) if target is not None else None
     for fx in candidates:
         ctx = FixContext(transport, target, state.lab, item.funcargs.get("host"), extra=dict(item.funcargs))

@@ -8,7 +8,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from stackcheck.connections import NotApplicable
+from stackcheck.verdicts import NotApplicable
 from stackcheck.probes import catalog
 
 
