@@ -2,14 +2,15 @@
 labbox inventory (which waives them, so a healthy lab reports them as "waived: not hosted by labbox", never as
 passed). Their checks are proven instead on real captured output in selftest/unit/.
 
-Add an entry only with a reason an operator can verify on this machine."""
+Add an entry only with a reason an operator can verify on this machine. A key is a requirement id (all its
+checks) or `ID test_function` (that one check: the requirement's other checks run on the lab as on any site)."""
 
 NOT_HOSTED: dict[str, str] = {
-    "DBH-1": ("swap cannot be activated in a lab host: its root is an overlayfs, on which the kernel refuses swap "
+    "DBH-1 test_swap_active": ("swap cannot be activated in a lab host: its root is an overlayfs, on which the kernel refuses swap "
               "files (`swapon /swapfile` in dbnode1: \"swapon failed: Invalid argument\"), and /proc/swaps is the "
               "machine's, not the host's; the swap file itself (0600, mkswap signature, fstab line) is hosted and "
-              "its check runs in selftest/faults/test_db.py with this waiver lifted; swap activity is proven on "
-              "captured /proc/swaps in selftest/unit/test_probe_dbhost.py"),
+              "its check runs on the lab like any other; swap activity is proven on captured /proc/swaps in "
+              "selftest/unit/test_probe_dbhost.py"),
     "DBH-4": ("Debian 12 runs without SELinux (compiled into this kernel, but no policy is loaded; the lab hosts have "
               "no getenforce and no /etc/selinux/config), so the check is not applicable there; it is proven on "
               "captured CentOS 7 getenforce and /etc/selinux/config in selftest/unit/test_probe_dbhost.py"),
@@ -28,3 +29,15 @@ NOT_HOSTED: dict[str, str] = {
     "OS-5": ("the lab's catalog has no compute service (no nova-api: it needs a database and a message queue), so "
              "there are no instances; proven on Nova API responses in selftest/unit/test_probe_openstack.py"),
 }
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """NOT_HOSTED key -> (requirement id, check function or None)."""
+    rid, _, check = key.partition(" ")
+    return rid, check or None
+
+
+def not_hosted_reason(rid: str) -> str:
+    """Why the lab does not host `rid` (or some of its checks), '' when it hosts all of it."""
+    return "; ".join(f"{check + ': ' if check else ''}{why}" for key, why in NOT_HOSTED.items()
+                     for r, check in [split_key(key)] if r == rid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import pkgutil
 import sys
@@ -72,21 +73,31 @@ def scan(paths, marker: str) -> dict[str, list[str]]:
     return found
 
 
+@functools.cache
+def _checks_by_id() -> dict[str, list[str]]:
+    return scan(sorted(p for d in CHECK_DIRS for p in (REPO / d).rglob("test_*.py")), "requirement")
+
+
+def check_names(rid: str) -> set[str]:
+    """The check functions that cite requirement `rid` (names only, e.g. test_swap_active)."""
+    return {c.rpartition("::")[2] for c in _checks_by_id().get(rid, [])}
+
+
 def _load_fixers() -> None:
     for mod in pkgutil.iter_modules([str(REPO / "fixes")]):
         importlib.import_module(f"fixes.{mod.name}")
 
 
 def build() -> list[Row]:
-    from labbox.hosting import NOT_HOSTED
+    from labbox.hosting import not_hosted_reason
 
     _load_fixers()
-    checks = scan(sorted(p for d in CHECK_DIRS for p in (REPO / d).rglob("test_*.py")), "requirement")
+    checks = _checks_by_id()
     faults = scan(sorted((REPO / "selftest").rglob("test_*.py")), "covers")
     rows = []
     for rid, req in catalog().items():
         fixers = sorted({f"{f.name} ({f.risk})" for f in REGISTRY if rid in f.requirements})
-        rows.append(Row(rid, req.family, checks.get(rid, []), fixers, faults.get(rid, []), NOT_HOSTED.get(rid, "")))
+        rows.append(Row(rid, req.family, checks.get(rid, []), fixers, faults.get(rid, []), not_hosted_reason(rid)))
     return rows
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from stackcheck.requirements import catalog
+
 ROLES = ("controller", "network", "storage", "compute", "dbnode", "lb", "dashboard")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
         "bare_metal_compute": True,
     },
     "waivers": [],
+    # the requirement ids (or whole families: "DBK", "LB") this inventory answers for; ~ = all of the catalog
+    "scope": None,
 }
 # Keys whose value is a credential reference ({env: NAME} or {file: PATH}), never a literal.
 CREDENTIAL_KEYS = {("db", "password"), ("cloud", "ec2_access"), ("cloud", "ec2_secret")}
@@ -135,18 +139,27 @@ class Host:
         return self.name
 
 
+WAIVER_MAX_DAYS = 366  # a waiver is a decision to look at again: at most a year ahead
+
+
 @dataclass(frozen=True)
 class Waiver:
     id: str
     reason: str
-    expires: datetime.date | None
+    expires: datetime.date
     hosts: tuple[str, ...] = ()
+    check: str | None = None  # one check function of the requirement (e.g. test_swap_active); None = all of them
 
     def active(self, today: datetime.date | None = None) -> bool:
-        return self.expires is None or (today or datetime.date.today()) <= self.expires
+        return (today or datetime.date.today()) <= self.expires
 
-    def applies(self, requirement_ids, host: str | None) -> bool:
-        return self.id in requirement_ids and (not self.hosts or host in self.hosts)
+    def applies(self, requirement_ids, host: str | None, check: str | None = None) -> bool:
+        return (self.id in requirement_ids and (not self.hosts or host in self.hosts)
+                and (self.check is None or self.check == (check or "").split("[")[0]))
+
+    def describe(self) -> str:
+        what = f"{self.id}" + (f" ({self.check})" if self.check else "")
+        return f"{what}: {self.reason} (until {self.expires})"
 
 
 @dataclass
@@ -189,6 +202,10 @@ class Lab:
     @property
     def waivers(self) -> list[Waiver]:
         return self.expect["waivers"]
+
+    def in_scope(self, requirement_id: str) -> bool:
+        scope = self.expect["scope"]
+        return scope is None or requirement_id in scope or requirement_id.split("-")[0] in scope
 
 
 def resolve_credential(ref: Any, path: Path, key: str) -> str | None:
@@ -318,7 +335,21 @@ def _load_expectations(path: Path, given: dict) -> dict:
         if not isinstance(expect[key], (int, float)) or expect[key] <= 0:
             raise InventoryError(f"{path}: stackcheck.{key}: expected a positive number of seconds")
     expect["waivers"] = [_waiver(path, i, w) for i, w in enumerate(expect["waivers"] or [])]
+    expect["scope"] = _scope(path, expect["scope"])
     return expect
+
+
+def _scope(path: Path, raw: Any) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise InventoryError(f"{path}: stackcheck.scope: expected a list of requirement ids or families (e.g. [DBK, LB-1])")
+    families = {r.family for r in catalog().values()}
+    for entry in raw:
+        if str(entry) not in catalog() and str(entry) not in families:
+            raise InventoryError(f"{path}: stackcheck.scope: {entry!r} is neither a requirement id nor a family of "
+                                 f"REQUIREMENTS.md (families: {', '.join(sorted(families))})")
+    return [str(e) for e in raw]
 
 
 def _check_credential(path: Path, dotted: str, ref: Any) -> None:
@@ -337,14 +368,30 @@ def _check_credential(path: Path, dotted: str, ref: Any) -> None:
         ref["file"] = str(cred)
 
 
-def _waiver(path: Path, index: int, raw: Any) -> Waiver:
+def _waiver(path: Path, index: int, raw: Any, today: datetime.date | None = None) -> Waiver:
     where = f"{path}: stackcheck.waivers[{index}]"
     if not isinstance(raw, dict) or not raw.get("id") or not raw.get("reason"):
-        raise InventoryError(f"{where}: a waiver needs an id and a reason")
+        raise InventoryError(f"{where}: a waiver needs an id, a reason and an expiry date")
+    unknown = set(raw) - {"id", "reason", "expires", "hosts", "check"}
+    if unknown:
+        raise InventoryError(f"{where}.{sorted(unknown)[0]}: unknown key (known: id, reason, expires, hosts, check)")
+    if str(raw["id"]) not in catalog():
+        raise InventoryError(f"{where}.id: {raw['id']!r} is not a requirement id of REQUIREMENTS.md")
     expires = raw.get("expires")
+    if expires is None:
+        raise InventoryError(f"{where}.expires: a waiver needs an expiry date (YYYY-MM-DD, at most a year ahead)")
     if isinstance(expires, str):
         try:
             expires = datetime.date.fromisoformat(expires)
         except ValueError:
             raise InventoryError(f"{where}.expires: {expires!r} is not a date (YYYY-MM-DD)") from None
-    return Waiver(id=str(raw["id"]), reason=str(raw["reason"]), expires=expires, hosts=tuple(raw.get("hosts") or ()))
+    if not isinstance(expires, datetime.date):
+        raise InventoryError(f"{where}.expires: {expires!r} is not a date (YYYY-MM-DD)")
+    latest = (today or datetime.date.today()) + datetime.timedelta(days=WAIVER_MAX_DAYS)
+    if expires > latest:
+        raise InventoryError(f"{where}.expires: {expires} is more than a year ahead (at most {latest})")
+    check = raw.get("check")
+    if check is not None and not str(check).startswith("test_"):
+        raise InventoryError(f"{where}.check: {check!r} is not a check function name (test_...)")
+    return Waiver(id=str(raw["id"]), reason=str(raw["reason"]), expires=expires, hosts=tuple(raw.get("hosts") or ()),
+                  check=str(check) if check else None)

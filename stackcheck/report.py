@@ -7,6 +7,7 @@ waived, skipped. Nothing that could not be checked is ever reported as passed.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -14,9 +15,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stackcheck import verdicts as v
+
 REDACTED = "[REDACTED]"
-NOT_APPLICABLE = "not applicable"
-WAIVED = "waived"
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 class Redactor:
@@ -51,23 +53,57 @@ class CaseResult:
     def family(self) -> str:
         return self.nodeid.split("/")[0] if "/" in self.nodeid else self.nodeid.split("::")[0]
 
+    @property
+    def requirement_ids(self) -> list[str]:
+        return self.properties.get("requirements", "").split()
 
-def outcome_of(report, fix_status: str | None) -> str:
-    """Map a pytest TestReport (phase + outcome) and the fix engine's status to our outcome word."""
-    if report.skipped:
-        reason = skip_reason(report)
-        if reason.startswith(NOT_APPLICABLE):
-            return "not-applicable"
-        if reason.startswith(WAIVED):
-            return "waived"
-        return "skipped"
-    if report.when != "call" and report.failed:
-        return "error"
-    if report.failed:
-        if fix_status in ("fix-failed", "refused"):
-            return "fix-failed"
-        return "failed"
-    return "fixed" if fix_status == "fixed" else "passed"
+
+@dataclass
+class RequirementResult:
+    """One requirement's verdict over all its checks and hosts: what the gate is made of."""
+
+    id: str
+    text: str
+    severity: str
+    verdict: str
+    reason: str = ""  # the message that decided it (the first failure or error, or why N/A / waived)
+    cases: list[str] = field(default_factory=list)  # "check[host]: outcome"
+
+
+def requirement_results(results: list[CaseResult], catalog: dict, in_scope, complete: bool) -> list[RequirementResult]:
+    """The verdict of every requirement in scope. `complete`: the whole suite ran (no -k, -m or paths), so a
+    requirement in scope that no check answered is an error; otherwise only the selected requirements count."""
+    out = []
+    for rid, req in catalog.items():
+        if not in_scope(rid):
+            continue
+        cases = [r for r in results if rid in r.requirement_ids]
+        if not cases and not complete:
+            continue
+        verdict = v.requirement_verdict([c.outcome for c in cases])
+        deciding = _deciding(cases, verdict)
+        reason = (f"{deciding.name}: {deciding.message}" if deciding and deciding.message else
+                  "" if cases else "no check of this requirement ran: is its family's folder missing from the run?")
+        severity = min((c.properties.get("severity", "medium") for c in cases), key=lambda s: SEVERITY_RANK.get(s, 9),
+                       default="medium")
+        out.append(RequirementResult(rid, req.text, severity, verdict, reason,
+                                     [f"{c.name}: {_case_word(c)}" for c in cases]))
+    return out
+
+
+def _case_word(case: CaseResult) -> str:
+    real = case.properties.get("real_outcome")
+    return f"{case.outcome}, {real}" if real and case.outcome == v.WAIVED else case.outcome
+
+
+def _deciding(cases: list[CaseResult], verdict: str) -> CaseResult | None:
+    wanted = {v.FAILED: (v.FAILED, v.FIX_FAILED), v.ERROR: (v.ERROR, v.SKIPPED), v.WAIVED: (v.WAIVED,),
+              v.NOT_APPLICABLE: (v.NOT_APPLICABLE,)}.get(verdict, ())
+    return next((c for c in cases if c.outcome in wanted), None)
+
+
+def gate_passes(requirements: list[RequirementResult]) -> bool:
+    return all(r.verdict in v.GATE_OK for r in requirements)
 
 
 def skip_reason(report) -> str:
@@ -89,10 +125,28 @@ def short_message(report) -> str:
     return text.splitlines()[-1] if text else ""
 
 
-def write_junit(results: list[CaseResult], directory: Path, redact: Redactor, inventory: str) -> Path:
-    """reports/stackcheck-<UTC time>.xml and a copy as reports/latest.xml. Properties per testcase."""
+def write_reports(results: list[CaseResult], requirements: list[RequirementResult], directory: Path,
+                  redact: Redactor, inventory: str, scope: list[str] | None) -> Path:
+    """reports/stackcheck-<UTC time>-<pid>.xml (JUnit, a testcase per check and host) and .json (the machine-
+    readable results: the run, each requirement's verdict, each case), with copies latest.xml / latest.json."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = write_junit(results, directory / f"stackcheck-{stamp}-{os.getpid()}.xml", redact, inventory, stamp)
+    doc = {
+        "run": {"time": stamp, "inventory": str(inventory), "scope": scope or "all",
+                "gate": "pass" if gate_passes(requirements) else "fail"},
+        "requirements": [{"id": r.id, "verdict": r.verdict, "severity": r.severity, "reason": redact(r.reason),
+                          "checks": [redact(c) for c in r.cases]} for r in requirements],
+        "cases": [{"name": redact(r.name), "outcome": r.outcome, "message": redact(r.message),
+                   **{k: redact(str(val)) for k, val in r.properties.items() if k != "outcome"}} for r in results],
+    }
+    path.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
+    shutil.copyfile(path.with_suffix(".json"), directory / "latest.json")
+    return path
+
+
+def write_junit(results: list[CaseResult], path: Path, redact: Redactor, inventory: str, stamp: str) -> Path:
+    """The JUnit file at `path` and a copy as latest.xml beside it. Properties per testcase."""
     counts = {k: 0 for k in ("tests", "failures", "errors", "skipped")}
     suite = ET.Element("testsuite", name="stackcheck", timestamp=stamp, hostname=platform.node())
     props = ET.SubElement(suite, "properties")
@@ -105,13 +159,13 @@ def write_junit(results: list[CaseResult], directory: Path, redact: Redactor, in
         for key, value in [("outcome", r.outcome), *others]:
             ET.SubElement(cprops, "property", name=key, value=redact(str(value)))
         message = redact(r.message)
-        if r.outcome in ("failed", "fix-failed"):
+        if r.outcome in (v.FAILED, v.FIX_FAILED):
             counts["failures"] += 1
             ET.SubElement(case, "failure", message=message).text = redact(r.details)
-        elif r.outcome == "error":
+        elif r.outcome == v.ERROR:
             counts["errors"] += 1
             ET.SubElement(case, "error", message=message).text = redact(r.details)
-        elif r.outcome in ("skipped", "not-applicable", "waived"):
+        elif r.outcome in (v.SKIPPED, v.NOT_APPLICABLE, v.WAIVED):
             counts["skipped"] += 1
             ET.SubElement(case, "skipped", type=r.outcome, message=message)
     for key, value in counts.items():
@@ -119,10 +173,23 @@ def write_junit(results: list[CaseResult], directory: Path, redact: Redactor, in
     tree = ET.ElementTree(ET.Element("testsuites"))
     tree.getroot().append(suite)
     ET.indent(tree)
-    path = directory / f"stackcheck-{stamp}-{os.getpid()}.xml"
     tree.write(path, encoding="utf-8", xml_declaration=True)
-    shutil.copyfile(path, directory / "latest.xml")
+    shutil.copyfile(path, path.parent / "latest.xml")
     return path
+
+
+def requirement_summary(requirements: list[RequirementResult], redact: Redactor) -> list[str]:
+    """The gate's answer: counts of requirement verdicts, then each requirement that keeps the gate closed."""
+    tally: dict[str, int] = {}
+    for r in requirements:
+        tally[r.verdict] = tally.get(r.verdict, 0) + 1
+    gate = "PASS" if gate_passes(requirements) else "FAIL"
+    lines = [f"gate: {gate}: {len(requirements)} requirements in scope: "
+             + ", ".join(f"{n} {o}" for o, n in sorted(tally.items()))]
+    for r in requirements:
+        if r.verdict not in v.GATE_OK:
+            lines.append(f"  {r.verdict.upper():10} {r.id} ({r.severity}) {redact(r.reason)[:220]}")
+    return lines
 
 
 def summary_lines(results: list[CaseResult], redact: Redactor) -> list[str]:
@@ -137,10 +204,10 @@ def summary_lines(results: list[CaseResult], redact: Redactor) -> list[str]:
             tally[c.outcome] = tally.get(c.outcome, 0) + 1
         lines.append(f"{family}: " + ", ".join(f"{n} {o}" for o, n in sorted(tally.items())))
         for c in cases:
-            if c.outcome in ("failed", "fix-failed", "error"):
+            if c.outcome in (v.FAILED, v.FIX_FAILED, v.ERROR):
                 ids = c.properties.get("requirements", "")
                 lines.append(f"  {c.outcome.upper():10} {c.name} [{ids}] {redact(c.message)[:200]}")
-                if c.properties.get("remediation") and c.outcome != "error":
+                if c.properties.get("remediation") and c.outcome != v.ERROR:
                     lines.append(f"             remediation: {redact(c.properties['remediation'])[:200]}")
     return lines
 

@@ -6,7 +6,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 from stackcheck.inventory import REPO
-from stackcheck.report import CaseResult, Redactor, requirement_lines, summary_lines, write_junit
+import json
+
+from stackcheck.report import (CaseResult, Redactor, gate_passes, requirement_lines, requirement_results, summary_lines,
+                               write_reports)
 from stackcheck.requirements import catalog, parse
 
 
@@ -22,9 +25,14 @@ def test_junit_has_outcome_properties_and_no_secret(tmp_path):
         CaseResult("tests_db/test_a.py::test_y[no-lb]", "test_y[no-lb]", "tests_db.test_a", "not-applicable",
                    message="not applicable: no host has role lb", properties={"requirements": "LB-1"}),
     ]
-    path = write_junit(results, tmp_path, Redactor(["secret-pass-1"]), "labbox")
+    reqs = requirement_results(results, catalog(), lambda rid: rid in ("DBK-1", "LB-1"), complete=True)
+    path = write_reports(results, reqs, tmp_path, Redactor(["secret-pass-1"]), "labbox", ["DBK-1", "LB-1"])
     text = path.read_text()
     assert "secret-pass-1" not in text and (tmp_path / "latest.xml").read_text() == text
+    doc = json.loads((tmp_path / "latest.json").read_text())
+    assert "secret-pass-1" not in json.dumps(doc)
+    assert {r["id"]: r["verdict"] for r in doc["requirements"]} == {"DBK-1": "failed", "LB-1": "not-applicable"}
+    assert doc["run"]["gate"] == "fail"
     suite = ET.parse(path).getroot().find("testsuite")
     assert suite.get("failures") == "1" and suite.get("skipped") == "1"
     na = [c for c in suite.iter("testcase") if c.get("name") == "test_y[no-lb]"][0]
@@ -60,3 +68,29 @@ def test_collect_only_lists_every_requirement_of_the_example_inventory():
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     listed = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")]
     assert listed == list(catalog()), f"ids listed by --collect-only: {listed}"
+
+
+def _case(name, outcome, reqs, **props):
+    return CaseResult(f"tests_x/t.py::{name}", name, "tests_x.t", outcome, message=f"{name} says {outcome}",
+                      properties={"requirements": reqs, **props})
+
+
+def test_requirement_verdicts_close_the_gate_on_anything_unchecked():
+    in_scope = lambda rid: rid in ("DBK-1", "DBK-2", "DBK-3", "LB-1", "HOST-8", "DBH-4")  # noqa: E731
+    results = [
+        _case("a[db1]", "passed", "DBK-1"), _case("a[db2]", "error", "DBK-1"),  # one host unread: not passed
+        _case("b[db1]", "passed", "DBK-2"), _case("b[db2]", "failed", "DBK-2"), _case("b[db3]", "error", "DBK-2"),
+        _case("c[lb]", "waived", "HOST-8", real_outcome="failed"),
+        _case("d[db1]", "not-applicable", "DBH-4"), _case("e[db1]", "passed", "LB-1"),
+    ]
+    got = {r.id: r for r in requirement_results(results, catalog(), in_scope, complete=True)}
+    assert got["DBK-1"].verdict == "error" and "a[db2]" in got["DBK-1"].reason
+    assert got["DBK-2"].verdict == "failed" and "b[db2]" in got["DBK-2"].reason
+    assert got["DBK-3"].verdict == "error" and "no check" in got["DBK-3"].reason  # in scope, nobody answered
+    assert got["HOST-8"].verdict == "waived" and got["HOST-8"].cases == ["c[lb]: waived, failed"]
+    assert got["DBH-4"].verdict == "not-applicable" and got["LB-1"].verdict == "passed"
+    assert not gate_passes(list(got.values()))
+    assert gate_passes([got["HOST-8"], got["DBH-4"], got["LB-1"]])
+    # a selection (-k, paths) answers only for what it selected
+    partial = requirement_results(results, catalog(), in_scope, complete=False)
+    assert "DBK-3" not in {r.id for r in partial}
