@@ -153,7 +153,7 @@ class FixContext:
             if "No such file" in result.stderr:
                 return None
             raise RuntimeError(f"cannot read {path}: {result.stderr.strip()}")
-        return result.stdout
+        return result.stdout  # rc judged: a failure raised above
 
     def edit(self, path: str, new: str, validate: str | None = None, validate_in_place: str | None = None,
              mode: str = "0644") -> None:
@@ -188,6 +188,8 @@ class FixOutcome:
     log: list[str] = field(default_factory=list)
     backups: list[str] = field(default_factory=list)
     recheck_error: str = ""
+    rollback_left: list[str] = field(default_factory=list)  # what a rollback could not put back
+    after_rollback: str = ""  # the check's result once rolled back
 
     def summary(self) -> str:
         return "\n".join(self.log)
@@ -258,6 +260,8 @@ class Engine:
                 out.recheck_error = _first_line(exc)
                 say(f"re-check failed after the fix: {out.recheck_error}; rolling back")
                 self._rollback(ctx, done, out, say)
+                out.after_rollback = self._check_after_rollback(recheck)
+                say(f"after the rollback the check {out.after_rollback}")
                 return out
         except FixRefused as exc:
             out.status = "refused"
@@ -270,14 +274,23 @@ class Engine:
         say(f"fixed: the check passes now (backups: {', '.join(out.backups) or 'none'})")
         return out
 
+    @staticmethod
+    def _check_after_rollback(recheck: Callable[[], None]) -> str:
+        try:
+            recheck()
+        except Exception as exc:  # noqa: BLE001 - the result is what we report
+            return f"fails as before: {_first_line(exc)}"
+        return "passes (the failure did not come back after the rollback)"
+
     # -- steps --------------------------------------------------------------------------------------------------
     def _lock(self, t: Transport) -> None:
         # mkdir is atomic: two fix runs against one host cannot both hold the lock
         token = f"{socket.gethostname()}:{os.getpid()}:{self.stamp}"
         r = t.run(f"mkdir {LOCK_PATH} 2>/dev/null && echo {token} > {LOCK_PATH}/owner && echo acquired"
                   f" || cat {LOCK_PATH}/owner")
-        if r.stdout.strip() != "acquired":
-            raise FixRefused(f"another fix run holds {LOCK_PATH} on {t.name} (owner {r.stdout.strip() or '?'});"
+        owner = r.stdout.strip()  # rc judged: only the word "acquired" takes the lock; anything else refuses
+        if owner != "acquired":
+            raise FixRefused(f"another fix run holds {LOCK_PATH} on {t.name} (owner {owner or '?'});"
                              f" remove it by hand if that run is dead")
 
     def _unlock(self, t: Transport) -> None:
@@ -305,14 +318,14 @@ class Engine:
             if not v.ok:
                 t.run(f"rm -f {cand}")
                 raise RuntimeError(f"validation of the new {edit.path} failed ({edit.validate}): "
-                                   f"{(v.stderr or v.stdout).strip()[:300]}")
+                                   f"{v.reason()}")
         r = t.run(f"mv -f {cand} {path}")
         if not r.ok:
             raise RuntimeError(f"cannot replace {edit.path}: {r.stderr.strip()}")
         if edit.validate_in_place:
             v = t.run(edit.validate_in_place)
             if not v.ok:
-                raise RuntimeError(f"validation failed ({edit.validate_in_place}): {(v.stderr or v.stdout).strip()[:300]}")
+                raise RuntimeError(f"validation failed ({edit.validate_in_place}): {v.reason()}")
 
     def _do(self, t: Transport | None, step, description: str) -> None:
         if callable(step):
@@ -320,21 +333,34 @@ class Engine:
             return
         r = t.run(step)
         if not r.ok:
-            raise RuntimeError(f"`{description}` failed (rc {r.rc}): {(r.stderr or r.stdout).strip()[:300]}")
+            raise RuntimeError(f"`{description}` failed: {r.reason()}")
 
     def _rollback(self, ctx: FixContext, done: list[Action], out: FixOutcome, say) -> None:
+        """Restore every file and verify it (exit code, and the restored file's checksum equal to its backup's),
+        run the undo steps, re-run restarts so services read the restored files. A rollback that could not be
+        verified is said loudly: the host is then NOT as it was, and the log names what is left."""
+        left: list[str] = []
         for edit, backup in zip(ctx.edits, out.backups):
+            path = shlex.quote(edit.path)
             if edit.old is None:
-                ctx.transport.run(f"rm -f -- {shlex.quote(edit.path)} {shlex.quote(edit.path + '.stackcheck-new')}")
+                r = ctx.transport.run(f"rm -f -- {path} {shlex.quote(edit.path + '.stackcheck-new')} && ! test -e {path}")
+                ok = r.ok
             else:
-                ctx.transport.run(f"cp -a -- {shlex.quote(backup)} {shlex.quote(edit.path)}")
-            say(f"restored {edit.path}")
+                r = ctx.transport.run(f"cp -a -- {shlex.quote(backup)} {path} && sha256sum -- {shlex.quote(backup)} {path}")
+                sums = {line.split()[0] for line in r.stdout.splitlines() if line.strip()}  # rc judged: r.ok below
+                ok = r.ok and len(sums) == 1
+            if ok:
+                say(f"restored {edit.path} (verified)")
+            else:
+                left.append(edit.path)
+                say(f"could NOT restore {edit.path} from {backup or '(new file)'}: {r.reason() if not r.ok else 'checksum differs from the backup'}")
         for action in reversed(done):
             if action.undo is not None:
                 try:
                     self._do(ctx.transport, action.undo, f"undo {action.description}")
                     say(f"undone: {action.description}")
                 except Exception as exc:  # noqa: BLE001 - report and go on undoing the rest
+                    left.append(f"undo of {action.description}")
                     say(f"could not undo {action.description}: {_first_line(exc)}")
         # restarts ran against the new files: run them again so services read the restored ones
         if ctx.edits:
@@ -344,7 +370,13 @@ class Engine:
                         self._do(ctx.transport, action.do, action.description)
                         say(f"re-ran after restore: {action.description}")
                     except Exception as exc:  # noqa: BLE001
+                        left.append(f"re-run of {action.description}")
                         say(f"could not re-run {action.description}: {_first_line(exc)}")
+        out.rollback_left = left
+        if left:
+            say(f"ROLLBACK INCOMPLETE: not as before: {', '.join(left)}; backups under {BACKUP_ROOT}/{self.stamp}")
+        else:
+            say("rolled back: every file verified against its backup")
 
 
 def _first_line(exc: BaseException) -> str:

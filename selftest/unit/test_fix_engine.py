@@ -59,6 +59,23 @@ def test_rollback_when_recheck_fails(tmp_path, engine):
     out = engine.fix(make(fx), ctx(), recheck_file(conf, "604800"))
     assert out.status == "fix-failed" and "604800" in out.recheck_error
     assert conf.read_text() == "ttl = -1\n" and not marker.exists()
+    assert "restored " + str(conf) + " (verified)" in out.summary() and not out.rollback_left
+    assert "after the rollback the check fails as before" in out.summary()
+
+
+def test_a_rollback_that_cannot_restore_says_so(tmp_path, engine):
+    """The backup is gone when the rollback needs it (a full or cleaned /var/backups): the engine must not claim
+    the host is as it was."""
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+
+    def fx(c):
+        c.edit(str(conf), "ttl = 0\n")
+        c.command(f"rm -rf {tmp_path / 'backups'}")  # the step that loses the backup
+
+    out = engine.fix(make(fx), ctx(), recheck_file(conf, "604800"))
+    assert out.status == "fix-failed" and out.rollback_left == [str(conf)]
+    assert "ROLLBACK INCOMPLETE" in out.summary() and "could NOT restore" in out.summary()
 
 
 def test_new_file_removed_on_rollback(tmp_path, engine):
