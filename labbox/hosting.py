@@ -11,9 +11,6 @@ NOT_HOSTED: dict[str, str] = {
               "machine's, not the host's; the swap file itself (0600, mkswap signature, fstab line) is hosted and "
               "its check runs on the lab like any other; swap activity is proven on captured /proc/swaps in "
               "selftest/unit/test_probe_dbhost.py"),
-    "DBH-4": ("Debian 12 runs without SELinux (compiled into this kernel, but no policy is loaded; the lab hosts have "
-              "no getenforce and no /etc/selinux/config), so the check is not applicable there; it is proven on "
-              "captured CentOS 7 getenforce and /etc/selinux/config in selftest/unit/test_probe_dbhost.py"),
     "HOST-8": ("this kernel has no device-mapper (CONFIG_BLK_DEV_DM unset; `lvcreate` says \"striped: Required "
                "device-mapper target(s) not detected in your kernel\"), so a cinder-volumes VG could hold no volume, "
                "and the storage host (an nspawn container) has no block device of its own; the check is proven on "
@@ -30,6 +27,17 @@ NOT_HOSTED: dict[str, str] = {
              "there are no instances; proven on Nova API responses in selftest/unit/test_probe_openstack.py"),
 }
 
+# What the healthy lab reports as not applicable, each with the fact that makes it so: observed on the lab's
+# hosts, or declared by the lab's inventory. Nothing else may be not applicable on the lab (a selftest pins it).
+NOT_APPLICABLE_ON_LAB: dict[str, str] = {
+    "DBH-4 test_selinux_enforcing": ("observed: the lab's Debian 12 hosts have no SELinux (no getenforce, no "
+                                     "/etc/selinux/config; the kernel has it compiled in but no policy is loaded); "
+                                     "the check is proven on captured CentOS 7 output in "
+                                     "selftest/unit/test_probe_dbhost.py"),
+    "LB-3 test_openstack_pool_tcp_roundrobin_members": "declared: lb.kind is haproxy, whose pool is read from its config",
+    "LB-6 test_openstack_health_monitor_judges_galera_state": "declared: lb.kind is haproxy (its own check is LB-6's)",
+}
+
 
 def split_key(key: str) -> tuple[str, str | None]:
     """NOT_HOSTED key -> (requirement id, check function or None)."""
@@ -38,6 +46,9 @@ def split_key(key: str) -> tuple[str, str | None]:
 
 
 def not_hosted_reason(rid: str) -> str:
-    """Why the lab does not host `rid` (or some of its checks), '' when it hosts all of it."""
-    return "; ".join(f"{check + ': ' if check else ''}{why}" for key, why in NOT_HOSTED.items()
+    """Why the lab does not host `rid` (or some of its checks), '' when it hosts all of it; a requirement whose
+    every check is not applicable on the lab (by an observed fact) is not hosted either."""
+    table = {**NOT_HOSTED, **{k: f"not applicable: {why}" for k, why in NOT_APPLICABLE_ON_LAB.items()
+                              if why.startswith("observed")}}
+    return "; ".join(f"{check + ': ' if check else ''}{why}" for key, why in table.items()
                      for r, check in [split_key(key)] if r == rid)

@@ -120,7 +120,10 @@ def short_message(report) -> str:
         return skip_reason(report)
     crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
     if crash is not None and crash.message:
-        return crash.message.strip()
+        # an assert's message is followed by pytest's explanation of the expression: the auditor needs the former
+        message = crash.message.strip()
+        message = message.split("\nassert ")[0].strip() if not message.startswith("assert ") else message
+        return message.removeprefix("AssertionError: ")
     text = str(report.longrepr or "").strip()
     return text.splitlines()[-1] if text else ""
 
