@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from selftest import faultlib
 from selftest.faultlib import REPO
 
 pytest_plugins = ["pytester"]
@@ -27,3 +28,17 @@ def lab_up():
     if proc.returncode != 0:
         pytest.fail(f"the lab in a box is not up (`labbox up` first):\n{proc.stdout}{proc.stderr}")
     return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A fault test's covers(...) claim is a proof, not a declaration: each id it names must have had a check
+    seen failing (then, usually, fixed) in one of the test's runs."""
+    claimed = {rid for m in item.iter_markers("covers") for rid in m.args}
+    faultlib.SEEN_FAILING.clear()
+    result = yield
+    unproven = sorted(claimed - faultlib.SEEN_FAILING)
+    if unproven:
+        pytest.fail(f"{item.name} claims to cover {', '.join(unproven)}, but no check of "
+                    f"{'it' if len(unproven) == 1 else 'them'} was seen failing in its runs", pytrace=False)
+    return result

@@ -94,3 +94,26 @@ def test_requirement_verdicts_close_the_gate_on_anything_unchecked():
     # a selection (-k, paths) answers only for what it selected
     partial = requirement_results(results, catalog(), in_scope, complete=False)
     assert "DBK-3" not in {r.id for r in partial}
+
+
+def test_every_fixer_names_existing_checks_of_its_requirements():
+    """Fixers pair with checks by name: a renamed check would silently lose its fixer. Every name a fixer gives
+    must be a check that cites one of the fixer's requirement ids."""
+    from stackcheck.coverage import _load_fixers, check_names
+    from stackcheck.fixing import REGISTRY
+
+    _load_fixers()
+    assert REGISTRY
+    for fx in REGISTRY:
+        known = set().union(*(check_names(r) for r in fx.requirements))
+        assert known, f"{fx.name}: no check cites {fx.requirements}"
+        assert set(fx.checks) <= known, f"{fx.name}: {sorted(set(fx.checks) - known)} are not checks of {fx.requirements}"
+
+
+def test_coverage_lookup_of_one_requirement():
+    from stackcheck.coverage import describe
+
+    text = describe("SPC-4")
+    assert text.startswith("SPC-4 (SPICE, severity high): The control node's firewall accepts TCP 6082")
+    assert "tests_openstack/test_spice.py:" in text and "::test_spice_port_open_in_running_firewall" in text
+    assert "fixes/openstack_spice.py:" in text and "selftest/faults/test_openstack.py:" in text
