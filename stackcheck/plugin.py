@@ -210,7 +210,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def pytest_report_teststatus(report, config):
     """The terminal says what the JUnit file says (an error is ERROR, not FAILED)."""
-    props = dict(report.user_properties)
+    props = dict(getattr(report, "user_properties", ()))
     word = props.get("stackcheck_outcome")
     if word in outcomes.TERMINAL and report.when in ("setup", "call"):
         return outcomes.TERMINAL[word]

@@ -1,4 +1,5 @@
 """Inventory loading: defaults, roles, credentials by reference, and one clear line for each mistake."""
+import datetime
 import os
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def test_env_credential(tmp_path, monkeypatch):
     assert load(str(inv)).secret("db.password") == "from-env-secret"
 
 
+LATER = datetime.date.today() + datetime.timedelta(days=400)
+
+
 @pytest.mark.parametrize("mutate, expected", [
     (lambda t: t.replace("    lb:\n", "    lbb:\n"), "all.children.lbb: unknown role"),
     (lambda t: t.replace("{ansible_host: 198.18.0.18}", "{}"), "host lb: ansible_host (its address) is missing"),
@@ -60,6 +64,15 @@ def test_env_credential(tmp_path, monkeypatch):
     (lambda t: t.replace("{file: PWFILE}", "hunter2"), "stackcheck.db.password: a credential must be a reference"),
     (lambda t: t + "  lb: {kind: f5}\n", "stackcheck.lb.kind: 'f5' is not one of"),
     (lambda t: t.replace("children:", "children: [", 1), "not valid YAML"),
+    # waivers: an expiry is required and at most a year ahead, the id must be in the catalog
+    (lambda t: t + "  waivers: [{id: HOST-8, reason: no LVM}]\n", "stackcheck.waivers[0].expires: a waiver needs an expiry"),
+    (lambda t: t + f"  waivers: [{{id: HOST-8, reason: no LVM, expires: {LATER.isoformat()}}}]\n",
+     "more than a year ahead"),
+    (lambda t: t + "  waivers: [{id: HOST-88, reason: typo, expires: 2027-01-01}]\n",
+     "stackcheck.waivers[0].id: 'HOST-88' is not a requirement id"),
+    (lambda t: t + "  waivers: [{id: HOST-8, reason: x, expires: 2027-01-01, check: swap}]\n",
+     "stackcheck.waivers[0].check: 'swap' is not a check function name"),
+    (lambda t: t + "  scope: [DBK, LBX]\n", "stackcheck.scope: 'LBX' is neither a requirement id nor a family"),
 ])
 def test_bad_inventory_names_file_and_key(tmp_path, mutate, expected):
     inv = write(tmp_path, mutate(GOOD))
@@ -67,6 +80,17 @@ def test_bad_inventory_names_file_and_key(tmp_path, mutate, expected):
         load(str(inv))
     assert expected in str(err.value) and str(inv) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_scope_and_waivers(tmp_path):
+    soon = (datetime.date.today() + datetime.timedelta(days=10)).isoformat()
+    lab = load(str(write(tmp_path, GOOD + f"  scope: [DBK, LB-1]\n  waivers: [{{id: DBH-1, check: test_swap_active, "
+                                          f"reason: policy, expires: {soon}}}]\n")))
+    assert lab.in_scope("DBK-7") and lab.in_scope("LB-1") and not lab.in_scope("LB-2")
+    (w,) = lab.waivers
+    assert w.active() and w.applies(("DBH-1",), "db1", "test_swap_active[db1]")
+    assert not w.applies(("DBH-1",), "db1", "test_swapfile_prepared_and_in_fstab[db1]")
+    assert not w.active(datetime.date.today() + datetime.timedelta(days=11))
 
 
 def test_credential_file_readable_by_others_is_refused(tmp_path):

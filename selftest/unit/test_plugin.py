@@ -2,6 +2,7 @@
 errors, exit code 4 for a bad inventory, --fix with diff/backup/rollback, JUnit properties (also under -n 2),
 and secrets kept out of every output. Hosts are this machine (`ansible_connection: local`) and an address of the
 lab range that nothing answers (a guard route makes it unreachable at once)."""
+import datetime
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -36,6 +37,12 @@ WORK = Path(r"{work}")
 def test_hosts_file_readable(host, evidence):
     evidence["exists"] = host.file("/etc/hosts").exists
     assert host.file("/etc/hosts").exists
+
+@pytest.mark.requirement("CEIL-3")
+@pytest.mark.role("compute")
+def test_consequence_of_the_ttl(host):
+    """Fails until test_ttl_is_finite's fixer ran: a consequence, with no fixer of its own."""
+    assert "604800" in host.file(str(WORK / "ceilometer.conf")).content_string, "the TTL is not finite yet"
 
 @pytest.mark.requirement("LB-1")
 @pytest.mark.role("lb")
@@ -158,6 +165,35 @@ def test_fix_repairs_backs_up_and_rolls_back(project, tmp_path):
     assert junit(reports)["test_ttl_is_finite[here]"]["outcome"] == "passed"  # idempotent: nothing to do
     assert again.ret == 0
 
+def test_fix_run_ends_with_the_final_state(project, tmp_path):
+    """A check that failed only as a consequence of another (fixed later in the same run) is checked again once
+    the fixes are done: the run ends green, and the report keeps what it found first."""
+    pytester, inv, work = project
+    reports = tmp_path / "reports"
+    result = run(pytester, inv, reports, "--fix", "-k", "consequence or ttl")
+    cases = junit(reports)
+    assert cases["test_ttl_is_finite[here]"]["outcome"] == "fixed"
+    follow = cases["test_consequence_of_the_ttl[here]"]
+    assert follow["outcome"] == "passed" and follow["first_outcome"] == "failed", follow
+    assert "the TTL is not finite yet" in follow["first_message"]
+    assert "failed before the run's fixes, passed now" in result.stdout.str()
+    assert result.ret == 0, result.stdout.str()[-2000:]
+
+
+def test_waived_check_runs_and_keeps_its_real_outcome(project, tmp_path):
+    pytester, inv, _ = project
+    waived = tmp_path / "waived.yaml"
+    expires = datetime.date.today() + datetime.timedelta(days=30)
+    waived.write_text(inv.read_text().replace("stackcheck:\n", "stackcheck:\n  waivers: [{id: CEIL-1, reason: "
+                                              f"'TTL set by the vendor', expires: {expires}}}]\n", 1))
+    reports = tmp_path / "reports"
+    result = run(pytester, waived, reports, "-k", "ttl_is")
+    case = junit(reports)["test_ttl_is_finite[here]"]
+    assert case["outcome"] == "waived" and case["real_outcome"] == "failed", case
+    assert "TTL set by the vendor" in case["waiver"] and "expected time_to_live = 604800" in case["evidence"]
+    assert result.ret == 0  # a waived requirement does not close the gate
+
+
 def test_db_node_fix_refused_while_cluster_unhealthy(project, tmp_path):
     pytester, inv, work = project
     reports = tmp_path / "reports"
@@ -171,7 +207,7 @@ def test_properties_survive_xdist(project, tmp_path):
     reports = tmp_path / "reports"
     run(pytester, inv, reports, "-n", "2")
     cases = junit(reports)
-    assert len(cases) == 8
+    assert len(cases) == 9
     for name, props in cases.items():
         assert props.get("requirements") and props.get("outcome") and "roles" in props, (name, props)
     assert cases["test_hosts_file_readable[nowhere]"]["outcome"] == "error"
