@@ -27,7 +27,12 @@ WAIVED_PREFIX = "waived: "
 
 
 class Finding(AssertionError):
-    """The check read what it needed and found it wrong (same as a failing `assert`)."""
+    """The check read what it needed and found it wrong (same as a failing `assert`). `remediation`, when given,
+    is what to do about THIS finding; the report shows it instead of the paired fixer's general description."""
+
+    def __init__(self, message: str, remediation: str | None = None):
+        super().__init__(message)
+        self.remediation = remediation
 
 
 class CannotCheck(Exception):
