@@ -105,7 +105,8 @@ class Connections:
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else 0
             if code == 1045:
-                reason = f"unreachable: {address}:{port}: SQL login refused for user {user}"
+                hint = "" if password else ": stackcheck.db.password is not set (a reference {env: ...} or {file: ...})"
+                reason = f"unreachable: {address}:{port}: SQL login refused for user {user}{hint}"
             else:
                 reason = f"unreachable: {address}:{port}: SQL connection failed: {exc.args[-1] if exc.args else exc}"
             self._failures[address] = reason
