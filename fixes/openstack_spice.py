@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shlex
 
+from fixes import firewall
 from fixes.openstack_units import try_restart
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import ini, spice
 from stackcheck.probes.spice import PERSISTED_RULES, proxy_unit
-from stackcheck.probes import port_verdict as pv
+from stackcheck.probes import iptables as ipt
 from stackcheck.probes import release as rel
 
 NOVA_UNITS = "nova-compute openstack-nova-compute nova-spicehtml5proxy openstack-nova-spicehtml5proxy"
@@ -95,50 +96,47 @@ def _wait_listening(port: int) -> str:
             f"echo 'nothing listens on {port} after 10 s' >&2; exit 1")
 
 
+SPICE_COMMENT = "Allow SPICE connections for console access"
+
+
+def _spice_traffic(ctx) -> ipt.Traffic:
+    return ipt.Traffic(ctx.lab.get("spice.proxy_port"), interfaces=firewall.interfaces(ctx))
+
+
 @fixer("SPC-4", risk="config", checks=["test_spice_port_open_in_running_firewall"])
 def insert_spice_rule_running(ctx):
-    """Insert the notes' SPICE rule into the running INPUT chain before the first rule that would refuse it."""
-    port = ctx.lab.get("spice.proxy_port")
-    r = ctx.run("iptables-save -t filter")
-    if not r.ok:
-        raise RuntimeError(f"iptables-save failed: {r.stderr.strip()[:200]}")
-    tables = pv.parse(r.stdout)
-    if pv.verdict(tables, port).accepted:
-        return
-    rule = pv.accept_rule(port)
-    # an identical rule in the wrong place (appended after the REJECT) goes first, so the chain has one copy
-    misplaced = [x for x in tables.get("filter", pv.Table()).rules.get("INPUT", []) if x.line == f"-A INPUT {rule}"]
-    position = pv.insert_position(tables, port)
-    for _ in misplaced:
-        ctx.command(f"iptables -D INPUT {rule}", undo=f"iptables -A INPUT {rule}",
-                    description=f"delete the misplaced copy of the SPICE rule (after the reject rule)")
-    position -= sum(1 for x in misplaced if x.number < position)
-    ctx.command(f"iptables -I INPUT {position} {rule}", undo=f"iptables -D INPUT {rule}",
-                description=f"iptables -I INPUT {position} {rule}")
+    """Insert the notes' SPICE rule into the running INPUT chain before the first rule that would refuse it
+    (declined when a rule may match only part of the traffic)."""
+    traffic = _spice_traffic(ctx)
+    firewall.open_running(ctx, firewall.running_rules(ctx), [traffic], ipt.accept_rule(traffic.port, SPICE_COMMENT),
+                          f"the running firewall of {ctx.target}")
 
 
 @fixer("SPC-4", risk="config", checks=["test_spice_port_open_in_persisted_firewall"])
 def insert_spice_rule_persisted(ctx):
-    """Add the SPICE rule to the persisted rules file, before the reject rules (validated by iptables-restore)."""
-    port = ctx.lab.get("spice.proxy_port")
-    path = ctx.lab.get("spice.persisted_rules")
-    text = None
-    if path:
-        text = ctx.read(path)
-    else:
-        for candidate in PERSISTED_RULES:
-            text = ctx.read(candidate)
-            if text is not None:
-                path = candidate
-                break
-    if text is None:
-        # none yet: persist the running rules (which the running-rules fixer has made right) the distribution's way
-        path = path or (PERSISTED_RULES[0] if ctx.run("test -d /etc/sysconfig").ok else PERSISTED_RULES[1])
-        text = ctx.run("iptables-save").stdout
-    if pv.accepts(text, port).accepted:
-        ctx.edit(path, text, validate="iptables-restore --test {path}", mode="0600")
-        return
-    ctx.edit(path, pv.with_rule_inserted(text, port), validate="iptables-restore --test {path}", mode="0600")
+    """Add the SPICE rule to the persisted rules file, before the reject rules (validated by iptables-restore;
+    declined when a rule may match only part of the traffic)."""
+    traffic = _spice_traffic(ctx)
+    path, text = _persisted_rules(ctx)
+    firewall.open_in_file(ctx, path, text, [traffic], ipt.accept_rule(traffic.port, SPICE_COMMENT))
+
+
+def _persisted_rules(ctx) -> tuple[str, str]:
+    """(path, text) of the persisted rules; none yet: the running rules (which the running-rules fixer has made
+    right), to be saved the distribution's way."""
+    candidates = [ctx.lab.get("spice.persisted_rules")] if ctx.lab.get("spice.persisted_rules") else PERSISTED_RULES
+    for candidate in candidates:
+        text = ctx.read(candidate)
+        if text is not None:
+            return candidate, text
+    sysconfig = ctx.run("test -d /etc/sysconfig")
+    if sysconfig.rc not in (0, 1):
+        raise FixDeclined(f"cannot tell whether /etc/sysconfig exists: {sysconfig.reason()}")
+    path = candidates[0] if len(candidates) == 1 else PERSISTED_RULES[0 if sysconfig.rc == 0 else 1]
+    saved = ctx.run("iptables-save")
+    if saved.rc != 0:
+        raise FixDeclined(f"cannot read the running rules to persist them (iptables-save): {saved.reason()}")
+    return path, saved.stdout  # rc judged: exit 0 above
 
 
 @fixer("SPC-5", risk="restart", checks=["test_spice_proxy_service_enabled_running_listening"])

@@ -4,7 +4,8 @@ import pytest
 import requests
 
 from stackcheck.probes import hostconf, ini, spice
-from stackcheck.probes import port_verdict as pv
+from stackcheck.probes import iptables as ipt
+from stackcheck.verdicts import CannotCheck
 
 PROXY_UNITS, PERSISTED_RULES, proxy_unit = spice.PROXY_UNITS, spice.PERSISTED_RULES, spice.proxy_unit
 
@@ -77,11 +78,10 @@ def test_spice_server_addresses_on_compute(target, transport, lab, evidence):
 @pytest.mark.severity("high")
 def test_spice_port_open_in_running_firewall(target, transport, lab, evidence):
     port = lab.get("spice.proxy_port")
-    r = transport.run("iptables-save -t filter")
-    assert r.ok, f"iptables-save failed on {target}: {r.stderr.strip()[:200]}"
-    verdict = pv.accepts(r.stdout, port)
+    traffic = ipt.Traffic(port, interfaces=ipt.read_interfaces(transport))
+    verdict = ipt.judge_port(ipt.read_running(transport), traffic)
     evidence["running"] = verdict.describe()
-    assert verdict.accepted, f"the running firewall of {target} does not accept TCP {port}: {verdict.describe()}"
+    _judge_spice_port(verdict, f"the running firewall of {target}")
 
 
 @pytest.mark.requirement("SPC-4")
@@ -94,10 +94,17 @@ def test_spice_port_open_in_persisted_firewall(target, transport, lab, evidence)
     path, text = bundle.first(candidates)
     assert path is not None, f"{target} has no persisted firewall rules ({' or '.join(candidates)}): " \
                              f"the SPICE rule is lost at the next reboot"
-    verdict = pv.accepts(text, port)
+    verdict = ipt.judge_port(ipt.parse_save(text), ipt.Traffic(port, interfaces=ipt.read_interfaces(transport)))
     evidence["persisted"] = f"{path}: {verdict.describe()}"
-    assert verdict.accepted, f"{path} on {target} does not accept TCP {port} (lost at the next reboot or " \
-                             f"reload): {verdict.describe()}"
+    _judge_spice_port(verdict, f"{path} on {target}", " (lost at the next reboot or reload)")
+
+
+def _judge_spice_port(verdict: ipt.PortVerdict, where: str, consequence: str = "") -> None:
+    """certainly accepted: pass; certainly refused: a finding naming the rule; uncertain: cannot check."""
+    if verdict.uncertain:
+        raise CannotCheck(verdict.cannot_judge(where))
+    port = verdict.traffic.port
+    assert verdict.accepted, f"{where} does not accept TCP {port} from anywhere{consequence}: {verdict.describe()}"
 
 
 @pytest.mark.requirement("SPC-5")

@@ -49,6 +49,18 @@ def test_the_healthy_rulesets_accept_the_port():
         v = judge(text)
         assert v.accepted and "6082" in v.rule, v.describe()
     assert judge(CONTROLLER, ipt.Traffic(6083)).refused  # RDO's final REJECT
+    assert judge((DATA / "openstack/iptables-save.libvirt-spice.txt").read_text(), ipt.Traffic(6083)).accepted  # policy
+
+
+def test_user_chains_followed_and_partial_accepts_before_them():
+    """(moved from the old port_verdict tests, with the three-valued meaning)"""
+    rules = ("*filter\n:INPUT DROP [0:0]\n:IN_public - [0:0]\n-A INPUT -s 10.0.0.0/8 -j ACCEPT\n"
+             "-A INPUT -p udp --dport 6082 -j ACCEPT\n-A INPUT -j IN_public\n"
+             "-A IN_public -p tcp -m tcp --dport 6082 -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n")
+    v = judge(rules)
+    assert v.accepted and v.rule.startswith("-A IN_public")  # the 10/8 accept does not change the answer
+    other = judge(rules, ipt.Traffic(6080))  # accepted from 10/8, dropped by the policy from elsewhere
+    assert other.uncertain and other.rule == "-A INPUT -s 10.0.0.0/8 -j ACCEPT"
 
 
 # --- the three false passes of the old port_verdict -----------------------------------------------------------------

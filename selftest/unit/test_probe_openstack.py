@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from stackcheck.probes import apache, ceilometer as ceil, cloudapi, hostconf, ini, logs, neutron, ovs, spice
-from stackcheck.probes import port_verdict as pv
 from stackcheck.probes import release as rel
 
 DATA = Path(__file__).parent / "data" / "openstack"
@@ -172,48 +171,6 @@ def test_ovs_bridges_judged_by_datapath_and_ports():
     assert ovs.external_bridge_problems(bridges, "br-ex3", "eth4") == [
         "bridge br-ex3 does not exist (bridges: br-ex, br-ex2, br-int, br-sys)"]
     assert ovs.parse_mappings("physnet1:br-ex, physnet2:br-ex2") == {"physnet1": "br-ex", "physnet2": "br-ex2"}
-
-
-# --- firewall --------------------------------------------------------------------------------------------------
-RDO = """*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
--A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
--A INPUT -p icmp -j ACCEPT
--A INPUT -i lo -j ACCEPT
--A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT
--A INPUT -j REJECT --reject-with icmp-host-prohibited
--A FORWARD -j REJECT --reject-with icmp-host-prohibited
-COMMIT
-"""
-
-
-def test_spice_port_verdict_on_captured_ruleset():
-    v = pv.accepts(text("iptables-save.libvirt-spice.txt"), 6082)
-    assert v.accepted and "Allow SPICE" in v.decided_by
-    assert pv.accepts(text("iptables-save.libvirt-spice.txt"), 6083).accepted  # policy ACCEPT
-
-
-def test_spice_rule_after_reject_does_not_count_and_is_inserted_before():
-    appended = RDO.replace("COMMIT", f"-A INPUT {pv.accept_rule(6082)}\nCOMMIT")
-    v = pv.accepts(appended, 6082)
-    assert not v.accepted and "REJECT" in v.decided_by
-    assert pv.insert_position(pv.parse(RDO), 6082) == 5
-    fixed = pv.with_rule_inserted(RDO, 6082)
-    assert pv.accepts(fixed, 6082).accepted
-    lines = fixed.splitlines()
-    assert lines.index(f"-A INPUT {pv.accept_rule(6082)}") < lines.index("-A INPUT -j REJECT --reject-with icmp-host-prohibited")
-    assert pv.accepts(pv.with_rule_inserted("", 6082), 6082).accepted
-
-
-def test_port_verdict_follows_user_chains_and_skips_partial_rules():
-    rules = ("*filter\n:INPUT DROP [0:0]\n:IN_public - [0:0]\n-A INPUT -s 10.0.0.0/8 -j ACCEPT\n"
-             "-A INPUT -p udp --dport 6082 -j ACCEPT\n-A INPUT -j IN_public\n"
-             "-A IN_public -p tcp -m tcp --dport 6082 -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n")
-    v = pv.accepts(rules, 6082)
-    assert v.accepted and v.chain_path == ["INPUT", "IN_public"]
-    assert not pv.accepts(rules, 6080).accepted  # falls through to policy DROP
 
 
 # --- SPICE (nova.conf) -----------------------------------------------------------------------------------------
