@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import shlex
 
-from stackcheck.fixing import FileEdit, fixer
+from fixes import firewall
+from stackcheck.fixing import FileEdit, FixDeclined, fixer
 from stackcheck.probes import catalog, paste, swift
+from stackcheck.probes import iptables as ipt
 
 VALIDATE = "python3 -c 'import sys; from swift.common.wsgi import loadapp; loadapp(sys.argv[1])' {path}"
 TRUE = ("true", "1", "yes", "on", "t", "y")
@@ -136,15 +138,18 @@ def serve_and_open_proxy_port(ctx):
         ctx.command(restart_command(ctx, node),
                     description=f"(re)start {ctx.lab.get('swift.proxy_service')} and wait for /healthcheck")
         return
-    timeout = min(5.0, float(ctx.lab.get("connect_timeout")))
-    if catalog.tcp_reason(ctx.target.address, port, timeout) is None:
-        return
     if all(addr.startswith(("127.", "[::1]", "::1")) for addr in node.listening(port)):
-        ctx.note(f"the proxy listens on loopback only ({', '.join(node.listening(port))}): set bind_ip in "
-                 "proxy-server.conf; no firewall change would help")
+        raise FixDeclined(f"the proxy listens on loopback only ({', '.join(node.listening(port))}): set bind_ip in "
+                          "proxy-server.conf; no firewall change would help")
+    # the firewall, judged by the one evaluator: refused -> an ACCEPT before the rule that refuses (judged before
+    # it is planned); uncertain -> declined, naming the rule that may match part of the traffic
+    traffic = ipt.Traffic(port, interfaces=firewall.interfaces(ctx))
+    rule = f"-p tcp -m tcp --dport {port} -m comment --comment stackcheck-SWF-5 -j ACCEPT"
+    if firewall.open_running(ctx, firewall.running_rules(ctx), [traffic], rule, f"the firewall of {ctx.target}"):
+        ctx.note("the rule is in the running firewall only: add it to the node's saved rules (/etc/sysconfig/"
+                 "iptables, /etc/iptables/rules.v4, firewalld ...) so a reboot keeps it")
         return
-    rule = f"INPUT -p tcp -m tcp --dport {port} -m comment --comment stackcheck-SWF-5 -j ACCEPT"
-    ctx.command(f"iptables -I {rule}", undo=f"iptables -D {rule}",
-                description=f"iptables: accept TCP {port} first in INPUT")
-    ctx.note("the rule is in the running firewall only: add it to the node's saved rules (/etc/sysconfig/"
-             "iptables, /etc/iptables/rules.v4, firewalld ...) so a reboot keeps it")
+    why = catalog.tcp_reason(ctx.target.address, port, min(5.0, float(ctx.lab.get("connect_timeout"))))
+    if why is not None:
+        raise FixDeclined(f"the node's firewall accepts TCP {port} from anywhere, yet a connection from here fails "
+                          f"({why}): what blocks it is outside the node (security group, a firewall on the way)")

@@ -185,6 +185,20 @@ def test_other_tables_on_the_way_count():
     assert judge("").accepted  # no rules at all: nothing filters
 
 
+def test_storage_node_proxy_port():
+    """SWF-5 on the lab's storage node rules (labbox/roles/storage/swift/iptables.rules, RDO/CentOS style)."""
+    storage = (REPO / "labbox/roles/storage/swift/iptables.rules").read_text().replace("@LAB_NET@", "198.18.0.0/24")
+    v = judge(storage, ipt.Traffic(8080))
+    assert v.accepted and v.rule == "-A INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 8080 -j ACCEPT"
+    # the fault of the notes' firewall: the 8080 rule gone, RDO's final REJECT decides
+    without = "\n".join(line for line in storage.splitlines() if "--dport 8080" not in line)
+    assert judge(without, ipt.Traffic(8080)).describe() == \
+        "refused by `-A INPUT -j REJECT --reject-with icmp-host-prohibited`"
+    # the object server's 6201 is open to the lab network only: certain for the lab, uncertain from anywhere
+    assert judge(storage, ipt.Traffic(6201, sources=("198.18.0.11",))).accepted
+    assert judge(storage, ipt.Traffic(6201)).uncertain
+
+
 # --- where a fixer puts the ACCEPT ---------------------------------------------------------------------------------
 def test_accept_goes_before_the_first_rule_that_decides():
     appended = CONTROLLER.replace(f"-A INPUT {SPICE_RULE}\n", "").replace("COMMIT", f"-A INPUT {SPICE_RULE}\nCOMMIT", 1)

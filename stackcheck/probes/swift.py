@@ -1,7 +1,7 @@
 """Reading a Swift proxy node (SWF-3, SWF-5, S3-1): one SSH command returns the proxy's configuration, the
-installed Swift release, the listening sockets, the firewall's INPUT chain, the cache directory and the service
-state; a second one asks, FROM the storage node, whether the Keystone URLs of the configuration answer as Keystone
-(where the proxy itself would connect from).
+installed Swift release, the listening sockets, the cache directory and the service state; a second one asks,
+FROM the storage node, whether the Keystone URLs of the configuration answer as Keystone (where the proxy itself
+would connect from). The node's firewall is judged by the one evaluator, stackcheck/probes/iptables.py.
 
 Parsers are pure and unit-tested on captured output (selftest/unit/test_probe_swift.py)."""
 from __future__ import annotations
@@ -26,7 +26,6 @@ def collect_command(conf: str, cache_dir: str, service: str) -> str:
                    " || dpkg-query -W -f='${Version}' python3-swift 2>/dev/null"
                    " || rpm -q --qf '%{VERSION}' openstack-swift-proxy 2>/dev/null",
         "listen": "ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null",
-        "firewall": "iptables -S INPUT 2>&1 || true",
         "cache_dir": f"stat -c '%U %G %a %F' -- {q(cache_dir)} 2>&1",
         "service": f"systemctl is-active {q(service)} 2>&1 || true",
         "user": "id -un swift 2>/dev/null || true",
@@ -39,7 +38,6 @@ class ProxyNode:
     conf_text: str
     version: str
     listen: str
-    firewall: str
     cache_dir: str
     service: str
     conf_error: str = ""
@@ -56,14 +54,11 @@ class ProxyNode:
         if conf.startswith("cat: "):
             error, conf = conf.strip(), ""
         version = (s.get("version", "").strip().splitlines() or [""])[0]
-        return cls(conf, version, s.get("listen", ""), s.get("firewall", ""), s.get("cache_dir", "").strip(),
+        return cls(conf, version, s.get("listen", ""), s.get("cache_dir", "").strip(),
                    s.get("service", "").strip(), error)
 
     def listening(self, port: int) -> list[str]:
         return listeners(self.listen, port)
-
-    def firewall_rules_for(self, port: int) -> list[str]:
-        return firewall_lines(self.firewall, port)
 
 
 def read_proxy_node(transport, conf: str, cache_dir: str, service: str) -> ProxyNode:
@@ -79,31 +74,6 @@ def listeners(ss_output: str, port: int) -> list[str]:
                 found.append(tok)
                 break
     return found
-
-
-def firewall_lines(iptables_s: str, port: int) -> list[str]:
-    """The INPUT rules that decide about TCP `port`: rules naming the port, and catch-all REJECT/DROP rules
-    (and a DROP/REJECT policy), in chain order."""
-    out = []
-    for line in iptables_s.splitlines():
-        line = line.strip()
-        if line.startswith("-P INPUT") and line.split()[-1] in ("DROP", "REJECT"):
-            out.append(line)
-        elif line.startswith("-A INPUT"):
-            names_port = re.search(rf"--dports? (\S*[,:])?{port}\b", line) or re.search(rf"--dports \S*\b{port}\b", line)
-            catch_all = re.search(r"-j (REJECT|DROP)", line) and "--dport" not in line and " -s " not in line \
-                and " -i " not in line and "-p icmp" not in line
-            if names_port or catch_all:
-                out.append(line)
-    return out
-
-
-def accepting_rule_for(iptables_s: str, port: int) -> str | None:
-    """The first INPUT rule that accepts TCP `port` (None: no rule names it)."""
-    for line in firewall_lines(iptables_s, port):
-        if "-j ACCEPT" in line:
-            return line
-    return None
 
 
 # --- asking from the storage node whether URLs answer (as Keystone) --------------------------------------------
