@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from _pytest.runner import runtestprotocol
 
-from stackcheck.fixing import Engine, FixContext
+from stackcheck.fixing import Engine, FixContext, FixRefused
 from stackcheck.guards import guard_for
 from stackcheck.outcomes import FIX, WAIVER, paired_fixers, target_of
 from stackcheck.run import state_of
 from stackcheck.transport import HostUnreachable, ProbeTimeout
+from stackcheck.verdicts import CannotCheck
 
 RECHECK = pytest.StashKey[str]()  # set on an item while it is re-checked at the end of a fix run: its first result
 
@@ -25,6 +26,11 @@ def try_fix(item: pytest.Item) -> bool:
     target = target_of(item)
     candidates = paired_fixers(item)
     if not candidates:
+        return False
+    if target and target.name in state.fix_refused:
+        fx = candidates[0]
+        item.stash[FIX] = {"status": "refused", "fixer": fx.name, "risk": fx.risk, "diff": "",
+                           "log": f"refused: {state.fix_refused[target.name]}"}
         return False
     engine = Engine(dry_run=config.getoption("dry_run"), allow_data=config.getoption("fix_data"),
                     allow_access=config.getoption("fix_access"), echo=lambda s: None)
@@ -44,8 +50,29 @@ def try_fix(item: pytest.Item) -> bool:
             continue
         item.stash[FIX] = {"status": result.status, "fixer": result.fixer, "risk": result.risk,
                            "log": result.summary(), "diff": result.diff}
+        if result.stop_run:  # Ctrl-C or SIGTERM: this fix was rolled back; report it and stop the run
+            item.session.shouldstop = f"interrupted during the fix of {item.name}: rolled back, the run stops"
         return result.status == "fixed"
     return False
+
+
+def sweep_interrupted_fixes(session: pytest.Session) -> None:
+    """Before any check of a fix run: on every host it will check, clear a dead run's lock and roll back its
+    open fix journal (issue: a fix run killed half-way must leave every host as it was, or be finished by the
+    next run). A host whose left-over fix cannot be rolled back is refused for every fix of this run."""
+    state = state_of(session.config)
+    engine = Engine(dry_run=session.config.getoption("dry_run"), echo=lambda s: None)
+    hosts = {t.name: t for t in (target_of(i) for i in session.items) if t}
+    for name, host in hosts.items():
+        def say(line, name=name):
+            state.sweep_log.append(f"{name}: {line}")
+        try:
+            engine.sweep(state.connections.transport(host), say, guard=guard_for(state, host))
+        except FixRefused as exc:
+            state.fix_refused[name] = str(exc)
+            say(f"refused for this run: {exc}")
+        except CannotCheck:
+            pass  # unreachable: its checks say so, and nothing will be fixed there
 
 
 def run_with_final_recheck(session: pytest.Session) -> bool:
@@ -53,14 +80,17 @@ def run_with_final_recheck(session: pytest.Session) -> bool:
     more, observing only. Its reports replace the first ones in the run's record (the first kept as
     `first_outcome`), so the gate and the report follow the final state."""
     items = session.items
+    sweep_interrupted_fixes(session)
     not_passed: list[pytest.Item] = []
     for i, item in enumerate(items):
         # keep the session's fixtures (connections) for the re-checks: the last item's "next" is the first one
         nextitem = items[i + 1] if i + 1 < len(items) else (items[0] if items else None)
         reports = item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         del reports
-        if session.shouldfail or session.shouldstop:
-            break
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
         result = state_of(session.config).result_of(item.nodeid)
         if result is not None and result.outcome in ("failed", "fix-failed", "error"):
             not_passed.append(item)

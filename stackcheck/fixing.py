@@ -23,16 +23,19 @@ idempotent: the second run finds nothing to do.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import inspect
 import os
 import re
 import shlex
-import socket
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from stackcheck import journal
 from stackcheck.transport import Result, Transport
+from stackcheck.verdicts import CannotCheck
 
 RISKS = ("config", "restart", "data", "access")
 OPT_IN = {"data": "--fix-data", "access": "--fix-access"}  # risk classes --fix alone never runs
@@ -181,7 +184,7 @@ class FixContext:
 
 @dataclass
 class FixOutcome:
-    status: str  # noop | planned | fixed | fix-failed | refused | declined
+    status: str  # noop | planned | fixed | fix-failed | refused | declined | interrupted
     fixer: str
     risk: str
     diff: str = ""
@@ -189,6 +192,7 @@ class FixOutcome:
     backups: list[str] = field(default_factory=list)
     recheck_error: str = ""
     rollback_left: list[str] = field(default_factory=list)  # what a rollback could not put back
+    stop_run: bool = False  # interrupted by Ctrl-C / SIGTERM: the run stops after reporting this fix
     after_rollback: str = ""  # the check's result once rolled back
 
     def summary(self) -> str:
@@ -206,6 +210,7 @@ class Engine:
         self.allowed = {"config", "restart"} | ({"data"} if allow_data else set()) | ({"access"} if allow_access else set())
         self.echo = echo
         self.stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.owner = journal.owner_token()
 
     def fix(self, fx: Fixer, ctx: FixContext, recheck: Callable[[], None], guard: Callable[[], None] | None = None,
             where: str = "") -> FixOutcome:
@@ -238,41 +243,89 @@ class Engine:
             return out
         lock = ctx.transport is not None and (bool(ctx.edits) or any(isinstance(a.do, str) for a in ctx.actions))
         locked = False
+        jnl: journal.Journal | None = None
         try:
             if lock:
-                self._lock(ctx.transport)
+                self._lock(ctx.transport, say)
                 locked = True
             if guard is not None:
                 guard()
             done: list[Action] = []
             try:
+                if lock:  # written on the host before anything changes, so a dead run can be rolled back
+                    jnl = journal.Journal(self.owner, fx.name, where, steps=[
+                        {"description": a.description, "do": a.do if isinstance(a.do, str) else None,
+                         "undo": a.undo if isinstance(a.undo, str) else None} for a in ctx.actions])
+                    jnl.save(ctx.transport)
                 out.backups = [self._backup(ctx.transport, e) for e in ctx.edits]
+                if jnl is not None:
+                    jnl.files = [{"path": e.path, "backup": b, "before": before,
+                                  "after": hashlib.sha256(e.new.encode()).hexdigest()}
+                                 for e, (b, before) in zip(ctx.edits, out.backups)]
+                    out.backups = [b for b, _ in out.backups]
+                    jnl.phase = "backed-up"
+                    jnl.save(ctx.transport)
+                else:
+                    out.backups = [b for b, _ in out.backups]
+                test_stop("after-backup")
                 for edit in ctx.edits:
                     self._write(ctx.transport, edit)
+                test_stop("after-write")
+                self._journal(ctx, jnl, "acting")
                 for action in ctx.actions:
                     self._do(ctx.transport, action.do, action.description)
                     done.append(action)
+                    if jnl is not None:
+                        jnl.done = len(done)
+                        jnl.save(ctx.transport)
+                    test_stop("after-first-action" if len(done) == 1 else "")
+                self._journal(ctx, jnl, "rechecking")
+                test_stop("during-recheck")
                 recheck()
+                self._journal(ctx, jnl, "passed")
             except FixRefused:
                 raise
             except BaseException as exc:  # noqa: BLE001 - any failure after the first write means roll back
                 out.status = "fix-failed"
                 out.recheck_error = _first_line(exc)
-                say(f"re-check failed after the fix: {out.recheck_error}; rolling back")
-                self._rollback(ctx, done, out, say)
-                out.after_rollback = self._check_after_rollback(recheck)
-                say(f"after the rollback the check {out.after_rollback}")
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    out.status, out.stop_run = "interrupted", True
+                    say(f"interrupted ({type(exc).__name__}) during the fix: rolling back before the run stops")
+                elif isinstance(exc, CannotCheck):  # the host went away (connection lost, timeout) mid-fix
+                    out.status = "interrupted"
+                    say(f"the host stopped answering during the fix ({out.recheck_error}): rolling back; what cannot "
+                        f"be rolled back now stays in {journal.JOURNAL} for the next --fix run")
+                else:
+                    say(f"re-check failed after the fix: {out.recheck_error}; rolling back")
+                try:
+                    self._rollback(ctx, done, out, say)
+                except CannotCheck as lost:
+                    out.rollback_left = ["everything: " + _first_line(lost)]
+                    say(f"could not roll back: {_first_line(lost)}; the next --fix run rolls it back from the journal")
+                if jnl is not None and not out.rollback_left:
+                    jnl.close(ctx.transport, f"{BACKUP_ROOT}/{self.stamp}")
+                if out.status != "interrupted":
+                    out.after_rollback = self._check_after_rollback(recheck)
+                    say(f"after the rollback the check {out.after_rollback}")
                 return out
+            if jnl is not None:
+                jnl.close(ctx.transport, f"{BACKUP_ROOT}/{self.stamp}")
         except FixRefused as exc:
             out.status = "refused"
             say(f"refused: {exc}")
             return out
         finally:
-            if locked:
+            if locked and not out.rollback_left:
                 self._unlock(ctx.transport)
         out.status = "fixed"
         say(f"fixed: the check passes now (backups: {', '.join(out.backups) or 'none'})")
         return out
+
+    @staticmethod
+    def _journal(ctx: FixContext, jnl, phase: str) -> None:
+        if jnl is not None:
+            jnl.phase = phase
+            jnl.save(ctx.transport)
 
     @staticmethod
     def _check_after_rollback(recheck: Callable[[], None]) -> str:
@@ -283,27 +336,74 @@ class Engine:
         return "passes (the failure did not come back after the rollback)"
 
     # -- steps --------------------------------------------------------------------------------------------------
-    def _lock(self, t: Transport) -> None:
-        # mkdir is atomic: two fix runs against one host cannot both hold the lock
-        token = f"{socket.gethostname()}:{os.getpid()}:{self.stamp}"
-        r = t.run(f"mkdir {LOCK_PATH} 2>/dev/null && echo {token} > {LOCK_PATH}/owner && echo acquired"
+    def _lock(self, t: Transport, say) -> None:
+        """Take the host's fix lock (mkdir is atomic: two fix runs cannot both hold it). A lock whose owner is dead
+        is cleared, and an open journal left by a dead run is rolled back first (or, when that is impossible,
+        this host is refused with what is left). A live owner still blocks, named in the message."""
+        r = t.run(f"mkdir {LOCK_PATH} 2>/dev/null && echo {self.owner} > {LOCK_PATH}/owner && echo acquired"
                   f" || cat {LOCK_PATH}/owner")
-        owner = r.stdout.strip()  # rc judged: only the word "acquired" takes the lock; anything else refuses
+        owner = r.stdout.strip()  # rc judged: only the word "acquired" takes the lock; anything else is the owner
         if owner != "acquired":
-            raise FixRefused(f"another fix run holds {LOCK_PATH} on {t.name} (owner {owner or '?'});"
-                             f" remove it by hand if that run is dead")
+            alive, why = journal.owner_is_alive(owner)
+            if alive:
+                raise FixRefused(f"another fix run holds {LOCK_PATH} on {t.name}: {owner} ({why})")
+            # atomic: of two runs that found the same dead owner, one renames the lock away, the other fails
+            stale = f"{LOCK_PATH}.stale-{os.getpid()}"
+            r = t.run(f"mv {LOCK_PATH} {stale} && rm -rf {stale} && mkdir {LOCK_PATH} && "
+                      f"echo {self.owner} > {LOCK_PATH}/owner && echo acquired")
+            if r.stdout.strip() != "acquired":  # rc judged: the word is printed only when every step succeeded
+                raise FixRefused(f"the stale fix lock on {t.name} ({owner}) was taken over by another run")
+            say(f"cleared the stale fix lock of {owner} on {t.name}: {why}")
+        try:
+            self._recover(t, say)
+        except BaseException:
+            self._unlock(t)  # the journal stays open: every later run refuses this host with the same reason
+            raise
+
+    def sweep(self, t: Transport, say, guard: Callable[[], None] | None = None) -> None:
+        """Before a fix run plans anything on a host: clear a dead run's lock and roll back its open journal, so
+        that checks and plans see the host as it was before that fix (a half-done fix can make a check pass, or
+        make a plan stale). FixRefused when a live run holds the host or the rollback left something."""
+        if self.dry_run:
+            left_over = journal.load(t)
+            if left_over is not None:
+                say(f"{t.name} has the open fix journal of {left_over.owner} ({left_over.fixer}): a --fix run rolls it "
+                    f"back first (dry run: nothing changed)")
+            return
+        if guard is not None and journal.load(t) is not None:
+            guard()  # rolling a fix back can restart a service: a DB node only while the rest of its cluster is fine
+        self._lock(t, say)
+        self._unlock(t)
+
+    def _recover(self, t: Transport, say) -> None:
+        """We hold the lock: an open journal now can only be a dead run's."""
+        left_over = journal.load(t)
+        if left_over is None:
+            return
+        say(f"found the open fix journal of {left_over.owner} on {t.name} ({left_over.fixer}, phase "
+            f"{left_over.phase}): rolling that fix back first")
+        left = journal.recover(t, left_over, say)
+        if left:
+            raise FixRefused(f"an interrupted fix ({left_over.fixer} by {left_over.owner}) could not be rolled back "
+                             f"on {t.name}: {'; '.join(left)}; {journal.JOURNAL} keeps the details: put these back "
+                             f"by hand, then remove it and {LOCK_PATH}")
+        left_over.close(t, f"{BACKUP_ROOT}/{self.stamp}-recovered")
+        say(f"rolled back the interrupted fix {left_over.fixer}: {t.name} is as it was before it")
 
     def _unlock(self, t: Transport) -> None:
         t.run(f"rm -rf {LOCK_PATH}")
 
-    def _backup(self, t: Transport, edit: FileEdit) -> str:
+    def _backup(self, t: Transport, edit: FileEdit) -> tuple[str, str | None]:
+        """(backup path, sha256 of the file now); ("", None) for a file the fix creates."""
         if edit.old is None:
-            return ""
+            return "", None
         dest = f"{BACKUP_ROOT}/{self.stamp}{edit.path}"
-        r = t.run(f"mkdir -p {shlex.quote(os.path.dirname(dest))} && cp -a -- {shlex.quote(edit.path)} {shlex.quote(dest)}")
+        src = shlex.quote(edit.path)
+        r = t.run(f"mkdir -p {shlex.quote(os.path.dirname(dest))} && chmod 0700 {BACKUP_ROOT} && "
+                  f"cp -a -- {src} {shlex.quote(dest)} && sha256sum -- {src}")
         if not r.ok:
-            raise FixRefused(f"cannot back up {edit.path}: {r.stderr.strip()}")
-        return dest
+            raise FixRefused(f"cannot back up {edit.path}: {r.reason()}")
+        return dest, r.stdout.split()[0]  # rc judged: r.ok above
 
     def _write(self, t: Transport, edit: FileEdit) -> None:
         path = shlex.quote(edit.path)
@@ -377,6 +477,22 @@ class Engine:
             say(f"ROLLBACK INCOMPLETE: not as before: {', '.join(left)}; backups under {BACKUP_ROOT}/{self.stamp}")
         else:
             say("rolled back: every file verified against its backup")
+
+
+# For tests only (documented in README "Testing an interrupted fix"): STACKCHECK_TEST_STOP_AT=STEP[:SIGNAL] makes the
+# engine send itself SIGNAL (KILL by default; INT, TERM) at STEP: after-backup, after-write, after-first-action,
+# during-recheck. Off unless set; nothing else reads it.
+TEST_STOP_ENV = "STACKCHECK_TEST_STOP_AT"
+
+
+def test_stop(step: str) -> None:
+    wanted = os.environ.get(TEST_STOP_ENV, "")
+    if not step or not wanted:
+        return
+    where, _, sig = wanted.partition(":")
+    if where == step:
+        os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))
+        time.sleep(5)  # let a catchable signal's handler run here, at this step
 
 
 def _first_line(exc: BaseException) -> str:

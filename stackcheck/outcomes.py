@@ -44,6 +44,8 @@ def outcome(report, call, fix: dict | None) -> str:
     if report.when != "call":
         return v.ERROR  # setup or teardown broke: the check could not run
     word = v.outcome_of_exception(call.excinfo.value if call.excinfo else None)
+    if fix and fix["status"] == "interrupted":
+        return v.ERROR  # the fix did not end: never "fixed", never a plain finding
     if word == v.FAILED and fix and fix["status"] in ("fix-failed", "refused"):
         return v.FIX_FAILED
     return word

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -67,12 +68,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Recorder(state), "stackcheck-recorder")
     if state.fixing and getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("--fix repairs one host at a time: run it without -n")
+    if state.fixing and not config.option.collectonly:
+        # a CI timeout sends SIGTERM: end like Ctrl-C, so the fix under way is rolled back and the report written
+        signal.signal(signal.SIGTERM, _terminate)
     # fixers are always registered: the report names a check's fixer (and its risk) on every run, not only --fix
     for mod in pkgutil.iter_modules([str(REPO / "fixes")]):
         importlib.import_module(f"fixes.{mod.name}")
     explicit = any(a == "--host" or a.startswith("--host=") for a in config.invocation_params.args)
     if explicit or _runs_checks(config):
         state.lab  # noqa: B018 - a bad inventory stops the run here, with exit code 4 and one line
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def _runs_checks(config: pytest.Config) -> bool:

@@ -75,6 +75,10 @@ class Recorder:
             for r in rechecked:
                 tr.write_line(f"{r.name}: {r.properties['first_outcome']} before the run's fixes, {r.outcome} now"
                               + (f": {state.redact(r.message)[:200]}" if r.message else ""))
+        if state.sweep_log:
+            tr.section("stackcheck: fix runs interrupted earlier")
+            for line in state.sweep_log:
+                tr.write_line(state.redact(line))
         fixes = [r for r in state.results if r.properties.get("fix_log")]
         if fixes:
             tr.section("stackcheck fixes")

@@ -23,6 +23,8 @@ class State:
         self.results: list[rep.CaseResult] = []
         self.report_path: Path | None = None
         self.requirements: list[rep.RequirementResult] = []
+        self.sweep_log: list[str] = []  # what a fix run found left by interrupted fix runs, and what it did
+        self.fix_refused: dict[str, str] = {}  # host -> why no fix may run there in this run
 
     @property
     def lab(self):

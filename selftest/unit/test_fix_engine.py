@@ -1,16 +1,26 @@
 """The fix engine against real files on this machine (LocalTransport in a temporary directory): diff, backup,
 validation before write, rollback when the re-check or a step fails, the lock, and idempotence."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
-from stackcheck import fixing
+from stackcheck import fixing, journal
 from stackcheck.fixing import Engine, FixContext, Fixer
 from stackcheck.transport import LocalTransport
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def engine(tmp_path, monkeypatch):
     monkeypatch.setattr(fixing, "BACKUP_ROOT", str(tmp_path / "backups"))
     monkeypatch.setattr(fixing, "LOCK_PATH", str(tmp_path / "fix.lock"))
+    monkeypatch.setattr(journal, "JOURNAL", str(tmp_path / "journal" / "fix-journal.json"))
     return Engine()
 
 
@@ -109,14 +119,91 @@ def test_dry_run_changes_nothing(tmp_path):
     assert out.status == "planned" and "+ttl = 1" in out.diff and conf.read_text() == "ttl = -1\n"
 
 
-def test_lock_held_by_another_run_refuses(tmp_path, engine):
+def test_lock_held_by_a_live_run_refuses(tmp_path, engine):
     conf = tmp_path / "a.conf"
     conf.write_text("ttl = -1\n")
     (tmp_path / "fix.lock").mkdir()
-    (tmp_path / "fix.lock" / "owner").write_text("otherhost:123:2026\n")
+    live = f"{socket.gethostname()}:{os.getppid()}:{int(time.time())}"  # our parent process: alive
+    (tmp_path / "fix.lock" / "owner").write_text(live + "\n")
     out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 1\n")), ctx(), recheck_file(conf, "1"))
-    assert out.status == "refused" and "otherhost:123" in out.summary()
+    assert out.status == "refused" and live in out.summary() and "is running" in out.summary()
     assert conf.read_text() == "ttl = -1\n" and (tmp_path / "fix.lock").exists(), "someone else's lock stays"
+    recent_elsewhere = f"otherhost:123:{int(time.time()) - 60}"
+    (tmp_path / "fix.lock" / "owner").write_text(recent_elsewhere + "\n")
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 1\n")), ctx(), recheck_file(conf, "1"))
+    assert out.status == "refused" and "another runner" in out.summary()
+
+
+@pytest.mark.parametrize("owner", ["dead-pid", "old-elsewhere"])
+def test_stale_lock_of_a_dead_owner_is_cleared(tmp_path, engine, owner):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    (tmp_path / "fix.lock").mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    token = {"dead-pid": f"{socket.gethostname()}:{dead.pid}:{int(time.time())}",
+             "old-elsewhere": f"otherhost:123:{int(time.time()) - 3 * 3600}"}[owner]
+    (tmp_path / "fix.lock" / "owner").write_text(token + "\n")
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 1\n")), ctx(), recheck_file(conf, "1"))
+    assert out.status == "fixed" and f"cleared the stale fix lock of {token}" in out.summary()
+    assert not (tmp_path / "fix.lock").exists()
+
+
+def _die_at(step, tmp_path, conf, marker):
+    """A fix run killed (SIGKILL) at `step`, in a child process, through the test hook."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from stackcheck import fixing, journal
+from stackcheck.fixing import Engine, FixContext, Fixer
+from stackcheck.transport import LocalTransport
+fixing.BACKUP_ROOT, fixing.LOCK_PATH = {str(tmp_path / "backups")!r}, {str(tmp_path / "fix.lock")!r}
+journal.JOURNAL = {str(tmp_path / "journal" / "fix-journal.json")!r}
+def fx(c):
+    c.edit({str(conf)!r}, "ttl = 604800\\n")
+    c.command("touch {marker}", undo="rm -f {marker}")
+    c.command("true")
+Engine().fix(Fixer(fx, ("CEIL-1",), "config", (), ()), FixContext(LocalTransport()), lambda: None)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, fixing.TEST_STOP_ENV: step})
+    assert proc.returncode == -9, f"the hook did not kill the run at {step}"
+
+
+@pytest.mark.parametrize("step", ["after-backup", "after-write", "after-first-action", "during-recheck"])
+def test_a_run_killed_mid_fix_is_rolled_back_by_the_next(tmp_path, engine, step):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    marker = tmp_path / "restarted"
+    _die_at(step, tmp_path, conf, marker)
+    assert (tmp_path / "fix.lock").exists() and (tmp_path / "journal" / "fix-journal.json").exists()
+    # the next run sweeps first: clears the dead run's lock, rolls its fix back (file by checksum, undo steps)...
+    log = []
+    engine.sweep(LocalTransport(), log.append)
+    assert conf.read_text() == "ttl = -1\n", "the host is as it was before the dead run's fix"
+    # ... so its checks and plans see the host as it really is, and the fix is done again from the start
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 604800\n")), ctx(), recheck_file(conf, "604800"))
+    log = "\n".join(log + out.log)
+    assert "cleared the stale fix lock" in log and "found the open fix journal" in log, log
+    assert "rolled back the interrupted fix" in log and out.status == "fixed", log
+    if step != "after-backup":
+        assert "restored from" in log
+    assert not marker.exists(), "the dead run's step was undone"
+    assert conf.read_text() == "ttl = 604800\n"
+    assert not (tmp_path / "fix.lock").exists() and not (tmp_path / "journal" / "fix-journal.json").exists()
+
+
+def test_a_file_changed_since_the_dead_run_is_left_and_the_host_refused(tmp_path, engine):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    _die_at("after-write", tmp_path, conf, tmp_path / "m")
+    conf.write_text("ttl = 42\n")  # an operator edited it meanwhile
+    log = []
+    with pytest.raises(fixing.FixRefused, match="could not be rolled back"):
+        engine.sweep(LocalTransport(), log.append)
+    assert "changed by someone else" in "\n".join(log)
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 604800\n")), ctx(), recheck_file(conf, "604800"))
+    assert out.status == "refused" and "could not be rolled back" in out.summary()
+    assert conf.read_text() == "ttl = 42\n" and (tmp_path / "journal" / "fix-journal.json").exists()
 
 
 def test_data_risk_needs_explicit_flag(tmp_path, engine):

@@ -1,0 +1,144 @@
+"""The fix journal on the target host: what a fix is about to do, written there BEFORE it changes anything, so that
+a fix run that dies half-way (SIGKILL by a CI timeout or the OOM killer, a lost connection, a reboot) can be
+rolled back by the next run, which finds the journal open.
+
+One journal per host at JOURNAL (persistent, unlike the lock in /run: a host that rebooted mid-fix still has the
+files the fix changed). It names its owner (runner host, pid, start time), the fixer, each file with its backup
+and its sha256 before and after, each step with its undo, how many steps were done, and the phase. A run that
+ends normally closes it (kept beside the backups for the audit trail).
+
+Recovery trusts checksums, not hope: a file is restored only when it holds what the dead fix wrote (its "after"
+sum), left alone when it already holds its "before", and reported as left when it holds anything else (someone
+changed it since). Steps done are undone in reverse; API steps (openstacksdk, SQL) cannot be replayed from a
+journal and are reported as left. When anything is left, that host is not fixed again until an operator looks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+
+from stackcheck.transport import Transport
+
+JOURNAL = "/var/lib/stackcheck/fix-journal.json"
+# another runner's lock (or journal) older than this is taken as abandoned: no fix takes hours
+STALE_AFTER = 2 * 3600
+
+
+def owner_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+
+
+def owner_is_alive(owner: str, now: float | None = None) -> tuple[bool, str]:
+    """(alive, why) for an owner token `runnerhost:pid:epoch`. On this runner: is that pid running? For
+    another runner (we cannot see its processes): younger than STALE_AFTER counts as alive."""
+    try:
+        host, pid, started = owner.strip().split(":")
+        pid_n, started_s = int(pid), float(started)
+    except ValueError:
+        return False, f"the owner {owner.strip()!r} is not a stackcheck token"
+    age = (now or time.time()) - started_s
+    if host == socket.gethostname():
+        try:
+            os.kill(pid_n, 0)
+        except ProcessLookupError:
+            return False, f"process {pid_n} on {host} is gone"
+        except PermissionError:
+            pass  # it exists, as another user
+        return True, f"process {pid_n} on {host} is running (started {age:.0f} s ago)"
+    if age > STALE_AFTER:
+        return False, f"it started {age / 3600:.1f} h ago on {host}, longer than any fix takes ({STALE_AFTER // 3600} h)"
+    return True, f"it started {age:.0f} s ago on another runner ({host}), whose processes this runner cannot see"
+
+
+@dataclass
+class Journal:
+    owner: str
+    fixer: str
+    where: str
+    files: list[dict] = field(default_factory=list)  # {path, backup, before: sha|None (absent), after: sha}
+    steps: list[dict] = field(default_factory=list)  # {description, do: str|None (API step), undo: str|None}
+    done: int = 0  # steps done
+    phase: str = "planned"  # planned | backed-up | written | acting | rechecking | passed | rolling-back
+
+    def save(self, t: Transport) -> None:
+        d = shlex.quote(os.path.dirname(JOURNAL))
+        r = t.run(f"mkdir -p {d} && chmod 0700 {d} && umask 077 && cat > {JOURNAL}.new && mv -f {JOURNAL}.new {JOURNAL}",
+                  stdin=json.dumps(asdict(self), indent=1))
+        if not r.ok:
+            raise RuntimeError(f"cannot write the fix journal {JOURNAL}: {r.reason()}")
+
+    def close(self, t: Transport, archive_dir: str) -> None:
+        """The fix ended (fixed, or rolled back completely): keep the journal beside the backups."""
+        a = shlex.quote(archive_dir)
+        t.run(f"mkdir -p {a} && mv -f {JOURNAL} {a}/fix-journal.json")
+
+
+def load(t: Transport) -> Journal | None:
+    r = t.run(f"cat {JOURNAL} 2>/dev/null || {{ [ ! -e {JOURNAL} ] && echo none; }}")
+    text = r.output(f"the fix journal {JOURNAL}")
+    if text.strip() == "none":
+        return None
+    try:
+        return Journal(**json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise RuntimeError(f"the fix journal {JOURNAL} is not readable ({exc}): look at it by hand") from None
+
+
+def sha256(t: Transport, path: str) -> str | None:
+    """The file's sha256, None when it does not exist."""
+    q = shlex.quote(path)
+    r = t.run(f"if [ -e {q} ]; then sha256sum -- {q}; else echo absent; fi")
+    out = r.output(f"the checksum of {path}").strip()
+    return None if out == "absent" else out.split()[0]
+
+
+def recover(t: Transport, j: Journal, say) -> list[str]:
+    """Roll back what a dead run's journal says it did; returns what could not be put back (empty: the host is
+    as it was before that fix). A journal whose fix had passed its re-check is finished, not rolled back."""
+    if j.phase == "passed":
+        say(f"the interrupted fix {j.fixer} had passed its re-check: it is finished, nothing to roll back")
+        return []
+    left: list[str] = []
+    for f in j.files:
+        now = sha256(t, f["path"])
+        if now == f["before"]:
+            say(f"{f['path']}: as before the fix (unchanged)")
+        elif now == f["after"]:
+            q = shlex.quote(f["path"])
+            cmd = (f"rm -f -- {q}" if f["before"] is None
+                   else f"cp -a -- {shlex.quote(f['backup'])} {q}")
+            r = t.run(cmd)
+            if r.ok and sha256(t, f["path"]) == f["before"]:
+                say(f"{f['path']}: restored from {f['backup'] or '(it did not exist)'} (verified)")
+            else:
+                left.append(f["path"])
+                say(f"{f['path']}: could NOT be restored ({r.reason() if not r.ok else 'checksum differs'})")
+        else:
+            left.append(f["path"])
+            say(f"{f['path']}: changed by someone else since (neither its content before nor after the fix): "
+                f"left as it is; the backup is {f['backup'] or 'none (new file)'}")
+    for step in reversed(j.steps[:j.done]):
+        if step["undo"]:
+            r = t.run(step["undo"])
+            if r.ok:
+                say(f"undone: {step['description']}")
+            else:
+                left.append(f"undo of {step['description']}")
+                say(f"could not undo {step['description']}: {r.reason()}")
+        elif step["do"] is None:
+            left.append(f"API step {step['description']}")
+            say(f"{step['description']}: an API step cannot be undone from the journal: check it by hand")
+    if j.files:  # restarts ran against the new files: run them again so services read the restored ones
+        for step in j.steps[:j.done]:
+            if step["undo"] is None and step["do"] and "restart" in step["do"]:
+                r = t.run(step["do"])
+                if r.ok:
+                    say(f"re-ran after restore: {step['description']}")
+                else:
+                    left.append(f"re-run of {step['description']}")
+                    say(f"could not re-run {step['description']}: {r.reason()}")
+    return left
