@@ -74,8 +74,10 @@ class Run:
 
 
 def run_checks(*selectors: str, fix: bool = False, dry_run: bool = False, fix_data: bool = False,
-               inventory: str = "labbox", extra: tuple[str, ...] = (), timeout: float = 900) -> Run:
-    """Run checks (pytest node ids or paths, `-k` expressions via extra) against the lab as a user would."""
+               inventory: str = "labbox", extra: tuple[str, ...] = (), timeout: float = 900,
+               env: dict[str, str] | None = None) -> Run:
+    """Run checks (pytest node ids or paths, `-k` expressions via extra) against the lab as a user would; `env`
+    adds environment variables (e.g. the engine's test hook)."""
     with tempfile.TemporaryDirectory(prefix="stackcheck-selftest-") as reports:
         cmd = [sys.executable, "-m", "pytest", f"--host={inventory}", f"--reports={reports}", "-q", "-p", "no:randomly",
                *selectors, *extra]
@@ -85,8 +87,8 @@ def run_checks(*selectors: str, fix: bool = False, dry_run: bool = False, fix_da
             cmd.append("--dry-run")
         if fix_data:
             cmd.append("--fix-data")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout, env=env)
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | (env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout, env=environ)
         latest = Path(reports) / "latest.xml"
         cases = parse_junit(latest) if latest.exists() else {}
     for case in cases.values():

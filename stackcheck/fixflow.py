@@ -83,10 +83,9 @@ def run_with_final_recheck(session: pytest.Session) -> bool:
     sweep_interrupted_fixes(session)
     not_passed: list[pytest.Item] = []
     for i, item in enumerate(items):
-        # keep the session's fixtures (connections) for the re-checks: the last item's "next" is the first one
-        nextitem = items[i + 1] if i + 1 < len(items) else (items[0] if items else None)
-        reports = item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-        del reports
+        # the last item tears the session's fixtures down; re-checks set them up again (connections reconnect)
+        nextitem = items[i + 1] if i + 1 < len(items) else None
+        item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
@@ -104,6 +103,4 @@ def run_with_final_recheck(session: pytest.Session) -> bool:
         item._initrequest()  # a fresh fixture request, as pytest-rerunfailures does for a second run
         for report in runtestprotocol(item, nextitem=nextitem, log=False):
             recorder.record(report, recheck_of=first)
-    if not not_passed and items:
-        session._setupstate.teardown_exact(None)  # what the first loop kept alive for re-checks
     return True

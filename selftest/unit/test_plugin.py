@@ -180,6 +180,16 @@ def test_fix_run_ends_with_the_final_state(project, tmp_path):
     assert result.ret == 0, result.stdout.str()[-2000:]
 
 
+def test_fix_run_of_a_single_check_rechecks_it(project, tmp_path):
+    """One check, its fix rolled back: the final re-check runs it again (no KeyError from reused fixtures)."""
+    pytester, inv, _ = project
+    reports = tmp_path / "reports"
+    result = run(pytester, inv, reports, "--fix", "-k", "history")
+    case = junit(reports)["test_history_off[here]"]
+    assert case["outcome"] == "fix-failed" and case["first_outcome"] == "fix-failed", case
+    assert "record_history" in case["evidence"] and result.ret == 1
+
+
 def test_waived_check_runs_and_keeps_its_real_outcome(project, tmp_path):
     pytester, inv, _ = project
     waived = tmp_path / "waived.yaml"
