@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import shlex
 
-from stackcheck.fixing import fixer
+from fixes import firewall
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import dbhost, ini
+from stackcheck.probes import iptables as ipt
 from stackcheck.probes.galera import node_addresses
 
 FSTAB = "/etc/fstab"
 RULE_COMMENT = "stackcheck DBH-3 galera ports"
+SAVED_RULES = ("/etc/iptables/rules.v4", "/etc/sysconfig/iptables")
 
 
 def _fstab_with(ctx, line_for, new_line: str) -> str:
@@ -76,28 +79,33 @@ def datadir_volume_fstab_line(ctx):
 @fixer("DBH-3", risk="config", checks=["test_galera_ports_reachable_from_other_nodes"], roles=["dbnode"])
 def open_galera_ports(ctx):
     """Accept the Galera ports (873, 3306, 4444, 4567, 4568) from the other DB nodes in the firewall (firewalld
-    when it runs, else iptables, saved to /etc/iptables/rules.v4 or /etc/sysconfig/iptables when present)."""
+    when it runs, else iptables: the running rules, and the saved rules file when there is one), judged by the
+    one firewall evaluator: declined when a rule may match only part of that traffic."""
     ports = ",".join(str(p) for p in dbhost.GALERA_PORTS)
     me = str(ctx.target.vars.get("wsrep_node_address") or ctx.target.address)
-    peers = ",".join(a for a in node_addresses(ctx.lab) if a != me)
+    peers = [a for a in node_addresses(ctx.lab) if a != me]
     if ctx.run("systemctl is-active -q firewalld").ok:
-        zone_ports = ctx.run("firewall-cmd --list-ports").stdout.split()
+        zone_ports = firewall.output(ctx, "firewall-cmd --list-ports", "firewalld's open ports").split()
         missing = [f"{p}/tcp" for p in dbhost.GALERA_PORTS if f"{p}/tcp" not in zone_ports]
         for p in missing:
             ctx.command(f"firewall-cmd --permanent --add-port={p} && firewall-cmd --add-port={p}",
                         undo=f"firewall-cmd --permanent --remove-port={p} && firewall-cmd --remove-port={p}")
         return
-    spec = (f"INPUT -s {peers} -p tcp -m multiport --dports {ports} "
+    interfaces = firewall.interfaces(ctx)
+    traffics = [ipt.Traffic(p, sources=tuple(peers), interfaces=interfaces) for p in dbhost.GALERA_PORTS]
+    rule = (f"-s {','.join(peers)} -p tcp -m multiport --dports {ports} "
             f"-m comment --comment {shlex.quote(RULE_COMMENT)} -j ACCEPT")
-    if RULE_COMMENT in ctx.run("iptables -S INPUT").stdout:
-        return  # already there: what still blocks is outside this host (security group, upstream firewall)
-    ctx.command(f"iptables -I {spec}", undo=f"iptables -D {spec}",
-                description=f"iptables: accept TCP {ports} from {peers} at the top of INPUT")
-    for saved in ("/etc/iptables/rules.v4", "/etc/sysconfig/iptables"):
-        if ctx.read(saved) is not None:
-            ctx.command(f"iptables-save > {saved}.stackcheck-new && mv {saved}.stackcheck-new {saved}",
-                        description=f"save the rules to {saved}")
+    opened = firewall.open_running(ctx, firewall.running_rules(ctx), traffics, rule,
+                                   f"the running firewall of {ctx.target}",
+                                   what=f"iptables: accept TCP {ports} from {','.join(peers)}")
+    for saved in SAVED_RULES:  # persisted through the engine: diff, backup, iptables-restore --test, undo
+        text = ctx.read(saved)
+        if text is not None:
+            opened = firewall.open_in_file(ctx, saved, text, traffics, rule) or opened
             break
+    if not opened:
+        raise FixDeclined(f"the firewall of {ctx.target} accepts TCP {ports} from {', '.join(peers)}: what blocks "
+                          "them is outside this host (a security group, a firewall on the way) or no server answers")
 
 
 @fixer("DBH-4", risk="config", checks=["test_selinux_enforcing"], roles=["dbnode"])

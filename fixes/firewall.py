@@ -35,10 +35,19 @@ def interfaces(ctx) -> tuple[str, ...]:
         raise FixDeclined(str(exc)) from None
 
 
+def output(ctx, command: str, what: str) -> str:
+    """A read while planning, exit code judged: a failed read declines the fix (it never plans on a guess)."""
+    try:
+        return ctx.run(command).output(what)
+    except CannotCheck as exc:
+        raise FixDeclined(str(exc)) from None
+
+
 def open_running(ctx, tables: dict[str, ipt.Table], traffics: list[ipt.Traffic], rule_args: str,
-                 where: str) -> bool:
+                 where: str, what: str | None = None) -> bool:
     """Plan `iptables -I INPUT N <rule_args>` so that every traffic in `traffics` is certainly accepted; False
-    when they already are (nothing planned). An identical rule in the wrong place is deleted first."""
+    when they already are (nothing planned). An identical rule in the wrong place is deleted first. `what`: the
+    step's description, before the command."""
     if not _needs_opening(tables, traffics, where):
         return False
     rules = tables.get("filter", ipt.Table("filter")).chain("INPUT")
@@ -50,8 +59,8 @@ def open_running(ctx, tables: dict[str, ipt.Table], traffics: list[ipt.Traffic],
         ctx.command(f"iptables -D INPUT {rule_args}", undo=f"iptables -A INPUT {rule_args}",
                     description="delete the copy of the rule that sits after a rule refusing the port")
     position -= sum(1 for n in misplaced if n < position)
-    ctx.command(f"iptables -I INPUT {position} {rule_args}", undo=f"iptables -D INPUT {rule_args}",
-                description=f"iptables -I INPUT {position} {rule_args}")
+    command = f"iptables -I INPUT {position} {rule_args}"
+    ctx.command(command, undo=f"iptables -D INPUT {rule_args}", description=f"{what}: {command}" if what else command)
     return True
 
 

@@ -222,3 +222,47 @@ def test_accept_goes_before_the_first_rule_that_decides():
 def test_insert_position_stops_at_a_partial_rule(line):
     tables = ipt.parse_save(before_first_input_rule(CONTROLLER, line))
     assert ipt.insert_position(tables, SPICE) == 1
+
+
+# --- the fixers' planning (fixes/firewall.py): decline when uncertain, judge the result before planning -----------
+def _ctx():
+    from stackcheck.fixing import FixContext
+    from stackcheck.transport import LocalTransport
+    return FixContext(LocalTransport())
+
+
+def test_fixer_moves_a_misplaced_accept_before_the_reject():
+    from fixes import firewall
+    appended = CONTROLLER.replace(f"-A INPUT {SPICE_RULE}\n", "").replace("COMMIT", f"-A INPUT {SPICE_RULE}\nCOMMIT", 1)
+    ctx = _ctx()
+    assert firewall.open_running(ctx, ipt.parse_save(appended), [SPICE], SPICE_RULE, "controller")
+    assert [(a.do, a.undo) for a in ctx.actions] == [
+        (f"iptables -D INPUT {SPICE_RULE}", f"iptables -A INPUT {SPICE_RULE}"),
+        (f"iptables -I INPUT 8 {SPICE_RULE}", f"iptables -D INPUT {SPICE_RULE}")]
+    already = _ctx()
+    assert not firewall.open_running(already, ipt.parse_save(CONTROLLER), [SPICE], SPICE_RULE, "controller")
+    assert already.empty
+
+
+def test_fixer_declines_an_uncertain_ruleset_and_a_hopeless_opening():
+    from fixes import firewall
+    from stackcheck.fixing import FixDeclined
+    partial = ipt.parse_save(before_first_input_rule(CONTROLLER, "-A INPUT -i eth0 -j REJECT"))
+    with pytest.raises(FixDeclined, match=r"rule `-A INPUT -i eth0 -j REJECT` may match part of"):
+        firewall.open_running(_ctx(), partial, [SPICE], SPICE_RULE, "controller")
+    raw_drop = ipt.parse_save("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 6082 -j DROP\nCOMMIT\n")
+    with pytest.raises(FixDeclined, match=r"would not let .* through: refused by `-A PREROUTING"):
+        firewall.open_running(_ctx(), raw_drop, [SPICE], SPICE_RULE, "controller")
+
+
+def test_fixer_edits_a_persisted_file_through_the_engine(tmp_path):
+    from fixes import firewall
+    path = tmp_path / "rules.v4"
+    path.write_text(CONTROLLER.replace("COMMIT", "-I INPUT 1 -j REJECT\nCOMMIT", 1))
+    ctx = _ctx()
+    assert firewall.open_in_file(ctx, str(path), path.read_text(), [SPICE], SPICE_RULE)
+    [edit] = ctx.edits
+    assert edit.validate == "iptables-restore --test {path}" and not ctx.actions
+    assert judge(edit.new).accepted and f"-I INPUT 1 {SPICE_RULE}" in edit.diff()
+    path.write_text(edit.new)
+    assert not firewall.open_in_file(_ctx(), str(path), path.read_text(), [SPICE], SPICE_RULE)  # idempotent
