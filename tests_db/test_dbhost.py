@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from stackcheck.probes import dbhost
+from stackcheck.verdicts import CannotCheck
 
 
 # --- DBH-1 --------------------------------------------------------------------------------------------------------
@@ -73,16 +74,21 @@ def test_galera_ports_reachable_from_other_nodes(transport, lab, connections, ta
     address = target.address
     ports = dbhost.GALERA_PORTS
     started = transport.run(dbhost.listen_command(address, ports))
-    pids = dbhost.parse_pids(started.stdout)
+    pids = dbhost.parse_pids(started.output("short-lived listeners on the SST/IST ports (socat)"))
     blocked = []
     try:
         for peer in lab.hosts("dbnode"):
             if peer.name == target.name:
                 continue
-            result = dbhost.parse_connect(connections.transport(peer).run(dbhost.connect_command(address, ports)).stdout)
+            tried = connections.transport(peer).run(dbhost.connect_command(address, ports))
+            result = dbhost.parse_connect(tried.output(f"connections from {peer.name} to {address}"))
+            unanswered = [str(p) for p in ports if p not in result]
+            if unanswered:  # the probe did not report on a port: no verdict for it, never "blocked"
+                raise CannotCheck(f"the connection probe from {peer.name} reported nothing for port(s) "
+                                  f"{', '.join(unanswered)} of {address}")
             for port in ports:
-                if result.get(port) != "open":
-                    blocked.append(f"{peer.name} -> {port}: {result.get(port, 'no answer')}")
+                if result[port] != "open":
+                    blocked.append(f"{peer.name} -> {port}: {result[port]}")
     finally:
         if pids:
             transport.run("kill " + " ".join(str(p) for p in pids) + " 2>/dev/null; true")
