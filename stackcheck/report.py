@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ def short_message(report) -> str:
         # an assert's message is followed by pytest's explanation of the expression: the auditor needs the former
         message = crash.message.strip()
         message = message.split("\nassert ")[0].strip() if not message.startswith("assert ") else message
-        return message.removeprefix("AssertionError: ")
+        return re.sub(r"^(AssertionError|stackcheck\.verdicts\.Finding): ", "", message)  # a finding says itself
     text = str(report.longrepr or "").strip()
     return text.splitlines()[-1] if text else ""
 
