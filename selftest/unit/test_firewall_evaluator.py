@@ -266,3 +266,38 @@ def test_fixer_edits_a_persisted_file_through_the_engine(tmp_path):
     assert judge(edit.new).accepted and f"-I INPUT 1 {SPICE_RULE}" in edit.diff()
     path.write_text(edit.new)
     assert not firewall.open_in_file(_ctx(), str(path), path.read_text(), [SPICE], SPICE_RULE)  # idempotent
+
+
+# --- reading the rules: exit codes judged ------------------------------------------------------------------------
+class Replay:
+    """Answers commands with results captured on the lab (controller, Debian 12, iptables 1.8.9 nf_tables)."""
+
+    name = "controller"
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def run(self, command, stdin=None, timeout=None):
+        from stackcheck.transport import Result
+        return Result(*self.answers[command.split()[0]])
+
+
+@pytest.mark.parametrize("rc, stderr, says", [
+    (4, "iptables-save v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be "
+        "root)\n", "permission denied"),
+    (127, "sh: 1: iptables-save: not found\n", "command not found"),
+])
+def test_an_unreadable_ruleset_is_cannot_check_never_no_rule(rc, stderr, says):
+    from stackcheck.verdicts import CannotCheck
+    with pytest.raises(CannotCheck, match=says):
+        ipt.read_running(Replay({"iptables-save": (rc, "", stderr)}))
+
+
+def test_running_rules_and_interfaces_read_from_the_lab_controller():
+    link = ("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\"
+            "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+            "2: eth0@if6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default "
+            "qlen 1000\\    link/ether 02:5c:00:00:00:0b brd ff:ff:ff:ff:ff:ff link-netnsid 0\n")
+    replay = Replay({"iptables-save": (0, CONTROLLER, ""), "names=$(cat": (0, "", ""), "ip": (0, link, "")})
+    assert ipt.read_interfaces(replay) == ("eth0",)
+    assert ipt.judge_port(ipt.read_running(replay), ipt.Traffic(6082, interfaces=("eth0",))).accepted
