@@ -50,14 +50,21 @@ def put_s3_pipeline_in_release_order(ctx):
     """Rewrite the proxy pipeline in the S3 order the installed release needs (and give s3token service credentials)"""
     node = _node(ctx)
     conf = node.paste
-    verdict = paste.s3_pipeline_verdict(conf, node.version)
+    # the plan depends on the middleware in the pipeline (its order and s3token), not on the release number
+    verdict = paste.s3_pipeline_verdict(conf, "")
     if not verdict.middleware:
-        ctx.note("the pipeline has no S3 middleware: adding one is a design decision, not a repair")
-        return
+        raise FixDeclined(f"the pipeline has no S3 middleware ({_s3api_installed(ctx)}): adding an S3 API to a proxy "
+                          "opens a new way in, a decision for the site, not a repair; add s3api and s3token by hand "
+                          "(authtoken s3api s3token keystoneauth), or narrow stackcheck.scope if it offers no S3")
+    roles = [e.role for e in conf.pipeline()]
+    missing = [r for r in verdict.expected if r not in roles]
+    if missing:
+        raise FixDeclined(f"the pipeline lacks {', '.join(missing)} ({verdict.middleware} needs "
+                          f"{' '.join(verdict.expected)}): adding middleware is not a reordering; add it by hand")
     ini = paste.IniFile(node.conf_text)
     names = conf.pipeline_names()
-    roles = [e.role for e in conf.pipeline()]
-    if verdict.found != list(verdict.expected) and all(r in roles for r in verdict.expected):
+    stuck = ""
+    if verdict.found != list(verdict.expected):
         new = paste.reorder_pipeline(names, roles, verdict.expected)
         ini.set("pipeline:main", "pipeline", " ".join(new))
     s3token = conf.filter_of_role("s3token")
@@ -78,11 +85,26 @@ def put_s3_pipeline_in_release_order(ctx):
                 ctx.note(f"[{section}] gets the service credentials of [filter:authtoken] (user "
                          f"{creds.get('username')}); values are not shown")
             else:
-                ctx.note(f"[{section}] has no service credentials and [filter:authtoken] has none to copy")
+                stuck = (f"[{section}] has no service credentials and [filter:authtoken] has none to copy: give "
+                         f"[{section}] a service user (auth_url, username, password, project_name) by hand")
         if not opts.get("auth_uri") and paste.keystone_urls(authtoken):
             root = catalog.root_of(next(iter(paste.keystone_urls(authtoken).values())))
             ini.set(section, "auth_uri", root + "/v3")
+    if stuck and ini.text == node.conf_text:
+        raise FixDeclined(stuck)  # with nothing else to change, a silent no-op would hide why
+    if stuck:
+        ctx.note(stuck)
     _apply_conf(ctx, node, ini)
+
+
+def _s3api_installed(ctx) -> str:
+    """Whether Swift's s3api middleware is installed on the node, in words for a declined fix."""
+    r = ctx.run("python3 -c 'import swift.common.middleware.s3api' 2>&1")
+    if r.ok:
+        return "Swift's s3api is installed"
+    if r.rc == 1 and "No module named" in r.stdout:  # rc judged: exit 1 with Python's own words, nothing else
+        return "Swift's s3api is not installed: Swift >= 2.18 ships it"
+    return f"whether s3api is installed could not be read: {r.reason()}"
 
 
 @fixer("SWF-3", risk="restart", checks=["test_proxy_authenticates_against_keystone"], roles=["storage"])
@@ -91,9 +113,14 @@ def point_authtoken_at_keystone(ctx):
     node = _node(ctx)
     conf = node.paste
     auth_el = conf.filter_of_role("authtoken")
-    if auth_el is None:
-        ctx.note("the pipeline has no authtoken: adding Keystone auth to a proxy is not a repair")
-        return
+    roles = [e.role for e in conf.pipeline()]
+    if auth_el is None or "keystoneauth" not in roles:
+        raise FixDeclined("the pipeline lacks " + " and ".join(r for r in ("authtoken", "keystoneauth") if r not in roles)
+                          + ": adding Keystone auth to a proxy changes who gets in, a decision for the site, not a "
+                          "repair; add it by hand (... authtoken ... keystoneauth proxy-server)")
+    if roles.index("authtoken") > roles.index("keystoneauth"):
+        raise FixDeclined("authtoken comes after keystoneauth in the pipeline: reorder it by hand (the fixer only "
+                          "edits [filter:authtoken])")
     ini = paste.IniFile(node.conf_text)
     section = auth_el.section
     opts = conf.options(auth_el)
@@ -112,21 +139,22 @@ def point_authtoken_at_keystone(ctx):
             ini.set(section, "auth_url", keystone)
         ctx.note(f"Keystone taken from the inventory's cloud: {keystone}; was: "
                  + ", ".join(f"{k} = {u}" for k, u in urls.items()))
-    elif bad:
-        ctx.note("the inventory names no Keystone (cloud.name or a controller host): URLs left as they are")
+    elif bad or not urls:
+        raise FixDeclined("authtoken's Keystone URLs do not answer as Keystone and the inventory names no Keystone to "
+                          "point them at: set stackcheck.cloud.name (or give a host the controller role)")
     if opts.get("delay_auth_decision", "false").strip().lower() not in TRUE:
         ini.set(section, "delay_auth_decision", "true")
     cache_dir = opts.get("signing_dir") or ctx.lab.get("swift.cache_dir")
-    if "directory" not in _stat(ctx, cache_dir):
+    state = swift.stat_dir(ctx.transport, cache_dir)  # CannotCheck when it cannot be looked at
+    if state != "missing" and not state.endswith("directory"):
+        raise FixDeclined(f"the signing/cache dir {cache_dir} exists but is not a directory ({state}): move it "
+                          "away by hand (the fixer does not remove what it did not make)")
+    if state == "missing":
         user = node.paste.defaults().get("user") or "swift"
         ctx.command(f"install -d -o {shlex.quote(user)} -g {shlex.quote(user)} -m 0700 {shlex.quote(cache_dir)}",
                     undo=f"rmdir {shlex.quote(cache_dir)}")
     if ini.text != node.conf_text:
         _apply_conf(ctx, node, ini)
-
-
-def _stat(ctx, path: str) -> str:
-    return ctx.run(f"stat -c '%F' -- {shlex.quote(path)} 2>&1").stdout
 
 
 @fixer("SWF-5", risk="restart", checks=["test_proxy_listens_and_healthcheck_answers"], roles=["storage"])

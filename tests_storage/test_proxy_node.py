@@ -7,15 +7,13 @@ Repairs: fixes/storage_proxy.py (start the proxy, open its port; rewrite the pip
 by loading the app, restart)."""
 from __future__ import annotations
 
-import shlex
-
 import pytest
 import requests
 
 from stackcheck.probes import catalog, paste, swift
 from stackcheck.probes import iptables as ipt
 from stackcheck.verdicts import CannotCheck
-from tests_storage.node import read_proxy_node
+from tests_storage.node import proxy_conf, read_proxy_node
 
 TRUE = ("true", "1", "yes", "on", "t", "y")
 
@@ -57,7 +55,7 @@ def test_proxy_listens_and_healthcheck_answers(target, transport, lab, evidence)
 @pytest.mark.severity("critical")
 def test_proxy_authenticates_against_keystone(target, transport, lab, evidence):
     proxy_node = read_proxy_node(transport, lab)
-    conf = proxy_node.paste
+    conf = proxy_conf(proxy_node, target)
     roles = [e.role for e in conf.pipeline()]
     evidence["pipeline"] = " ".join(conf.pipeline_names())
     problems = []
@@ -85,10 +83,13 @@ def test_proxy_authenticates_against_keystone(target, transport, lab, evidence):
         problems.append(f"[filter:authtoken] delay_auth_decision = {delay} (expected true: S3, tempurl and public "
                         "containers need the decision left to keystoneauth)")
     cache_dir = auth.get("signing_dir") or lab.get("swift.cache_dir")
-    state = proxy_node.cache_dir if not auth.get("signing_dir") else _stat(transport, cache_dir)
+    # stat that could not look (a directory on the way we may not search) is CannotCheck, never "missing"
+    state = proxy_node.cache_dir if not auth.get("signing_dir") else swift.stat_dir(transport, cache_dir)
     evidence["signing/cache dir"] = f"{cache_dir}: {state}"
-    if "directory" not in state:
-        problems.append(f"the signing/cache dir {cache_dir} does not exist ({state})")
+    if state == "missing":
+        problems.append(f"the signing/cache dir {cache_dir} does not exist")
+    elif not state.endswith("directory"):
+        problems.append(f"the signing/cache dir {cache_dir} is not a directory ({state})")
     assert not problems, f"{target.name} {lab.get('swift.proxy_conf')}: " + "; ".join(problems)
 
 
@@ -106,18 +107,15 @@ def _proxy_port_in_firewall(transport, port: int) -> ipt.PortVerdict:
     return ipt.judge_port(ipt.read_running(transport), traffic)
 
 
-def _stat(transport, path: str) -> str:
-    return transport.run(f"stat -c '%U %G %a %F' -- {shlex.quote(path)} 2>&1").stdout.strip()
-
-
 @pytest.mark.requirement("S3-1")
 @pytest.mark.role("storage")
 @pytest.mark.severity("critical")
 def test_s3_middleware_in_the_order_the_release_needs(target, transport, lab, evidence):
     proxy_node = read_proxy_node(transport, lab)
-    conf = proxy_node.paste
-    verdict = paste.s3_pipeline_verdict(conf, proxy_node.version)
-    evidence["swift"] = proxy_node.version or "unknown"
+    conf = proxy_conf(proxy_node, target)
+    version = proxy_node.version  # the order depends on the installed release: unreadable is CannotCheck
+    verdict = paste.s3_pipeline_verdict(conf, version)
+    evidence["swift"] = version
     evidence["middleware"] = verdict.middleware or "none"
     evidence["order"] = " ".join(verdict.found)
     problems = list(verdict.problems)
@@ -128,18 +126,29 @@ def test_s3_middleware_in_the_order_the_release_needs(target, transport, lab, ev
         if not auth_uri:
             problems.append("[filter:s3token] has no auth_uri (Keystone's /v3)")
         else:
-            needs, answered = catalog.probe_s3tokens(catalog.root_of(auth_uri), min(5.0, lab.get("connect_timeout")))
-            has = paste.has_service_auth(opts)
-            evidence["s3tokens"] = (f"{auth_uri}: {answered}, service auth "
-                                    f"{'required' if needs else 'not required' if needs is False else 'unknown'}; "
-                                    f"s3token {'has' if has else 'has no'} service credentials")
-            if needs is None:
-                problems.append(f"[filter:s3token] auth_uri = {auth_uri} does not answer as Keystone's s3tokens API "
-                                f"({answered})")
-            elif needs and not has:
-                problems.append(
-                    f"[filter:s3token] has no service credentials (auth_url, username, password, project) but the "
-                    f"Keystone at {auth_uri} refuses unauthenticated /v3/s3tokens calls ({answered}): every S3 "
-                    f"request fails with SignatureDoesNotMatch, like a wrong secret")
+            problems += _s3token_problems(target, transport, auth_uri, opts, lab, evidence)
     assert not problems, (f"{target.name} {lab.get('swift.proxy_conf')}: " + "; ".join(problems)
                           + f" (pipeline: {' '.join(conf.pipeline_names())})")
+
+
+def _s3token_problems(target, transport, auth_uri: str, opts: dict, lab, evidence) -> list[str]:
+    """Does s3token reach Keystone, and does it hold the service credentials that Keystone asks for?"""
+    timeout = min(5.0, lab.get("connect_timeout"))
+    # from the storage node, where s3token itself connects from: not answering as Keystone there is a finding
+    status, body = swift.fetch_from(transport, [auth_uri], timeout=timeout)[auth_uri]
+    if not catalog.keystone_version(status, body):
+        what = body[:120] if status == 0 else f"HTTP {status}, not Keystone's version document"
+        return [f"[filter:s3token] auth_uri = {auth_uri} does not answer as Keystone from {target.name} ({what})"]
+    # whether Keystone wants service credentials on /v3/s3tokens: asked from here (no answer: CannotCheck)
+    needs, answered = catalog.probe_s3tokens(catalog.root_of(auth_uri), timeout)
+    has = paste.has_service_auth(opts)
+    evidence["s3tokens"] = (f"{auth_uri}: {answered}, service auth "
+                            f"{'required' if needs else 'not required' if needs is False else 'unknown'}; "
+                            f"s3token {'has' if has else 'has no'} service credentials")
+    if needs is None:
+        return [f"[filter:s3token] auth_uri = {auth_uri} answers as Keystone but not as its s3tokens API ({answered})"]
+    if needs and not has:
+        return [f"[filter:s3token] has no service credentials (auth_url, username, password, project) but the "
+                f"Keystone at {auth_uri} refuses unauthenticated /v3/s3tokens calls ({answered}): every S3 "
+                f"request fails with SignatureDoesNotMatch, like a wrong secret"]
+    return []

@@ -1,19 +1,41 @@
 """The storage node and catalog parsers (stackcheck/probes/swift.py, catalog.py) on output captured from the lab in a
-box (Swift 2.30.1, Keystone 22 from Debian bookworm): the one-SSH-command collection of the proxy node, Swift's
-/info, Keystone's version documents and its answers on /v3/s3tokens."""
+box (Swift 2.30.1, Keystone 22 from Debian bookworm): the one-SSH-command collection of the proxy node (as root, as
+`nobody`, and with paths that do not exist), Swift's /info, Keystone's version documents and its answers on
+/v3/s3tokens. A part that could not be read is CannotCheck where it is used, never "missing" or "nothing"."""
 import json
+import socket
 from pathlib import Path
 
+import pytest
+
 from stackcheck.probes import catalog, paste, swift
+from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "storage"
+# swift.collect_command('/etc/swift/proxy-server.conf', '/var/cache/swift', 'swift-proxy') on the lab's storage
+# node, as root (`labbox exec storage -- sh -c CMD`) and as nobody (`... su nobody -s /bin/sh -c CMD`)
 COLLECT = (DATA / "collect.labbox-storage.txt").read_text()
+NOBODY = (DATA / "collect.labbox-storage.nobody.txt").read_text()
+# the same as nobody for /etc/swift/proxy-server.conf.absent and /var/cache/swift-absent
+ABSENT = (DATA / "collect.labbox-storage.absent-paths.txt").read_text()
+
+
+def parse(text: str) -> swift.ProxyNode:
+    return swift.ProxyNode.parse(text, "/etc/swift/proxy-server.conf", "/var/cache/swift")
+
+
+def with_part(text: str, name: str, body: str) -> str:
+    """The captured output with one part's output and exit code replaced by another capture."""
+    head, rest = text.split(f"@@stackcheck-section {name}\n", 1)
+    tail = rest[rest.index("@@stackcheck-rc ") + len("@@stackcheck-rc "):].split("\n", 1)[1]
+    return f"{head}@@stackcheck-section {name}\n{body}{tail}"
 
 
 def test_collect_output_splits_into_its_parts():
-    node = swift.ProxyNode.parse(COLLECT)
-    assert node.version == "2.30.1" and node.service == "active" and node.conf_error == ""
+    node = parse(COLLECT)
+    assert node.version == "2.30.1" and node.service == "active" and not node.conf_missing
     assert node.cache_dir == "swift swift 755 directory"
+    assert node.conf_text.startswith("# Swift 2.30 proxy") and node.conf_text.endswith("allow_versioned_writes = true\n")
     assert node.paste.pipeline_names()[-1] == "proxy-server"
     assert paste.s3_pipeline_verdict(node.paste, node.version).ok
 
@@ -26,11 +48,83 @@ def test_listeners_of_the_proxy_port():
     # (the node's firewall is judged by the one evaluator: selftest/unit/test_firewall_evaluator.py)
 
 
-def test_missing_configuration_is_reported_not_parsed():
-    text = COLLECT.replace(COLLECT.split("@@stackcheck-section conf\n")[1].split("@@stackcheck-section")[0],
-                           "cat: /etc/swift/proxy-server.conf: No such file or directory\n")
-    node = swift.ProxyNode.parse(text)
-    assert node.conf_error.startswith("cat: /etc/swift/proxy-server.conf") and node.paste.pipeline() == []
+def test_absent_configuration_and_cache_dir_are_observed_absent():
+    node = parse(ABSENT)
+    assert node.conf_missing and node.conf_text == "" and node.paste.pipeline() == []
+    assert node.cache_dir == "missing"
+
+
+# --- false verdicts of the old probe: an unreadable part judged as if it had been read ---------------------------
+def test_configuration_unreadable_as_nobody_is_cannot_check_not_absent():
+    # `cat: /etc/swift/proxy-server.conf: Permission denied` (root:swift 0640); the old probe made it "cannot
+    # read" *findings* of SWF-3/S3-1 (and of SWF-5, which does not even need the file)
+    node = parse(NOBODY)
+    assert not node.conf_missing
+    with pytest.raises(CannotCheck, match="could not read /etc/swift/proxy-server.conf: permission denied"):
+        node.paste
+
+
+def test_port_parts_are_read_as_nobody_without_the_configuration():
+    node = parse(NOBODY)  # ss and systemctl need no root: SWF-5's own inputs are there
+    assert node.listening(8080) == ["0.0.0.0:8080"] and node.service == "active"
+
+
+def test_no_socket_lister_is_cannot_check_not_nothing_listening():
+    # ss absent and netstat absent (captured on the storage node with the names that are not there)
+    text = with_part(NOBODY, "listen", "sh: 1: netstatx: not found\n\n@@stackcheck-rc 127\n")
+    with pytest.raises(CannotCheck, match="could not list the listening sockets.*command not found"):
+        parse(text).listening(8080)
+
+
+def test_cache_dir_behind_an_unsearchable_directory_is_cannot_check_not_missing():
+    # `stat` as nobody on a signing dir under /root (drwx------): the old check said "does not exist"
+    denied = "stat: cannot statx '/root/keystone-signing': Permission denied\n"
+    with pytest.raises(CannotCheck, match="permission denied"):
+        swift.dir_state(swift.Part(denied, 1), "/root/keystone-signing")
+    text = with_part(NOBODY, "cache_dir", denied + "\n@@stackcheck-rc 1\n")
+    with pytest.raises(CannotCheck, match="could not look at /var/cache/swift"):
+        parse(text).cache_dir
+    absent = "stat: cannot statx '/etc/swift/nonexistent/x': No such file or directory\n"
+    assert swift.dir_state(swift.Part(absent, 1), "/etc/swift/nonexistent/x") == "missing"
+
+
+def test_unknown_release_is_cannot_check_not_any_release():
+    # neither `import swift` nor a package answered: S3-1's order depends on the release, the old probe gave ""
+    # and the order check then accepted whatever the middleware was
+    text = with_part(COLLECT, "version", "/bin/sh: 3: rpm: not found\n\n@@stackcheck-rc 127\n")
+    with pytest.raises(CannotCheck, match="could not read the installed Swift release"):
+        parse(text).version
+
+
+def test_output_cut_short_is_cannot_check():
+    text = COLLECT[:COLLECT.index("@@stackcheck-section listen")] + "@@stackcheck-section listen\nLISTEN 0 4096 0.0.0.0:8080"
+    with pytest.raises(CannotCheck, match="no exit code"):
+        parse(text).listening(8080)
+    with pytest.raises(CannotCheck):
+        parse(text).cache_dir
+
+
+def test_url_probe_without_a_result_is_cannot_check():
+    with pytest.raises(CannotCheck, match="printed no result"):
+        swift.parse_fetch("", ["http://k:5000"])
+    with pytest.raises(CannotCheck, match="no answer for http://k:5000"):
+        swift.parse_fetch("{}", ["http://k:5000"])
+
+
+def test_s3tokens_without_an_answer_is_cannot_check_not_not_keystone():
+    # the old probe returned (None, "no answer ...") and S3-1 reported "does not answer as Keystone's s3tokens
+    # API" as a finding: nothing was learnt about Keystone
+    port = _closed_port()
+    with pytest.raises(CannotCheck, match="could not ask"):
+        catalog.probe_s3tokens(f"http://127.0.0.1:{port}", 2)
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # bound then closed: nothing listens there
+    return port
 
 
 def test_fetch_output_and_keystone_documents():

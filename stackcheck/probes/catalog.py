@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from stackcheck.verdicts import CannotCheck
+
 # Catalog URL templates: Keystone v3 substitutes %(project_id)s / %(tenant_id)s; some deployments write $(...)s.
 _TEMPLATES = ("%(project_id)s", "%(tenant_id)s", "$(project_id)s", "$(tenant_id)s")
 
@@ -200,14 +202,16 @@ def s3tokens_requires_auth(status: int, body: str) -> bool | None:
 
 
 def probe_s3tokens(keystone: str, timeout: float) -> tuple[bool | None, str]:
-    """(requires service auth?, what Keystone answered) for the Keystone at `keystone` (root URL)."""
+    """(requires service auth?, what Keystone answered) for the Keystone at `keystone` (root URL), asked from
+    this machine; no answer at all is CannotCheck (it says nothing about what Keystone requires)."""
     url = keystone.rstrip("/")
     url = url if url.endswith("/v3") else url + "/v3"
     body = {"credentials": {"access": "stackcheck-probe-unknown", "token": "c3RhY2tjaGVjaw==", "signature": "x"}}
     try:
         resp = requests.post(url + "/s3tokens", json=body, timeout=timeout)
     except requests.RequestException as exc:
-        return None, f"no answer from {url}/s3tokens: {type(exc).__name__}"
+        raise CannotCheck(f"could not ask {url}/s3tokens from this machine whether Keystone requires service "
+                          f"credentials: {type(exc).__name__}: {exc}") from None
     return s3tokens_requires_auth(resp.status_code, resp.text), f"HTTP {resp.status_code}"
 
 

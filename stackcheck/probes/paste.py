@@ -248,12 +248,15 @@ def s3_pipeline_verdict(conf: PasteConfig, swift_version: str = "") -> S3Pipelin
     if not elements:
         return S3PipelineVerdict("", [], (), ["no [pipeline:main] pipeline"])
     if not middleware:
-        return S3PipelineVerdict("", [], (), ["the pipeline has neither s3api nor swift3 (no S3 API)"])
+        return S3PipelineVerdict("", [], (), [
+            "the pipeline has neither s3api nor swift3 (no S3 API): add s3api and s3token by hand (Swift >= 2.18: "
+            "authtoken s3api s3token keystoneauth), or narrow stackcheck.scope if this site offers no S3"])
     expected = ORDERS[middleware]
     found = [r for r in roles if r in expected]
     missing = [r for r in expected if r not in roles]
     if missing:
-        problems.append(f"missing from the pipeline: {', '.join(missing)}")
+        problems.append(f"missing from the pipeline: {', '.join(missing)} (add it by hand: the fixer only reorders "
+                        "what is there)")
     elif found != list(expected):
         release = f"Swift {swift_version}" if swift_version else "this release"
         problems.append(f"order {' '.join(found)}; {middleware} on {release} needs {' '.join(expected)}")
