@@ -6,7 +6,7 @@ wsrep_node_address, innodb_autoinc_lock_mode ...), only the `restart` fixer acts
 restarts this node (the engine's quorum guard first makes sure every other node is Primary and Synced)."""
 from __future__ import annotations
 
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import galera, mycnf
 from stackcheck.probes.sql import Database
 
@@ -76,8 +76,7 @@ def rewrite_options_and_restart(ctx, keys):
         return  # nothing needs a restart: the config fixer's job
     split = _separate_cluster(ctx, db)
     if split:
-        ctx.note(split)
-        return
+        raise FixDeclined(split)
     for path, text in edits.items():
         ctx.edit(path, text, validate=VALIDATE)
     unit = (galera.read_service(ctx.transport).service or galera.Unit("mariadb")).name

@@ -2,11 +2,10 @@
 files (my.cnf and its includes, or the compiled default) would bring back at the next restart."""
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
 from stackcheck.probes import galera, mycnf
+from stackcheck.probes.sql import Database
 
 
 def _read(db, transport):
@@ -43,20 +42,18 @@ def test_wsrep_provider_cluster_and_node_identity(db, transport, lab, connection
     if not provider or provider.lower() == "none":
         problems.append("running without a wsrep_provider (not a Galera node)")
     if paths:
-        r = transport.run(" ; ".join(f"test -f {shlex.quote(p)} || echo {shlex.quote(p)}" for p in paths))
-        problems += [f"wsrep_provider {p} does not exist" for p in r.stdout.split()]
+        presence = galera.files_present(transport, paths, "the wsrep_provider library")
+        problems += [f"wsrep_provider {p} does not exist" for p in paths if not presence[p]]
     if not target.vars.get("wsrep_node_name"):  # the inventory names no node: at least unique in the cluster
         mine = variables.get("wsrep_node_name")
         for node in lab.hosts("dbnode"):
-            if node.name != target.name and _scalar(connections.sql(node), "SELECT @@wsrep_node_name") == mine:
+            if node.name == target.name:
+                continue
+            other = Database(lambda n=node: connections.sql(n), node.name).scalar(
+                "SELECT @@wsrep_node_name", what="its wsrep_node_name")
+            if other == mine:
                 problems.append(f"wsrep_node_name {mine} is also {node.name}'s")
     assert not problems, f"{target.name}: " + "; ".join(problems)
-
-
-def _scalar(conn, sql):
-    with conn.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchone()[0]
 
 
 @pytest.mark.requirement("DBC-3")
@@ -87,8 +84,10 @@ def test_sst_method_tool_and_applier_threads(db, transport, lab, target, evidenc
         if tools is None:
             problems.append(f"unknown wsrep_sst_method {method}")
         elif tools:
-            r = transport.run(" || ".join(f"command -v {t}" for t in tools))
-            evidence["sst_tool"] = r.stdout.strip() or None
-            if not r.ok:
+            # `command -v` exits 1 when none is found: that is the answer, not a failure to read it
+            found = transport.run(" || ".join(f"command -v {t}" for t in tools)).output(
+                f"whether the SST tool of {method} is installed", ok=(0, 1)).strip()
+            evidence["sst_tool"] = found or None
+            if not found:
                 problems.append(f"the SST tool of {method} ({' or '.join(tools)}) is not installed")
     assert not problems, f"{target.name}: " + "; ".join(problems)

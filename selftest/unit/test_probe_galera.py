@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from stackcheck.probes import galera, mycnf
+from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
 NORMAL = (DATA / "dbnode1-service-normal.txt").read_text()
@@ -47,12 +48,43 @@ def test_service_bootstrap_debian_galera_new_cluster():
 
 def test_service_bootstrap_unit_pxc():
     text = ("@@UNIT mariadb.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\nMainPID=0\n"
+            "StackcheckRC=0\n"
             "@@UNIT mysql.service\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\nMainPID=0\n"
+            "StackcheckRC=0\n"
             "@@UNIT mysql@bootstrap.service\nLoadState=loaded\nActiveState=active\nUnitFileState=static\nMainPID=812\n"
-            "@@CMDLINE\n/usr/sbin/mysqld --basedir=/usr --wsrep-new-cluster\n")
+            "StackcheckRC=0\nCmdline=/usr/sbin/mysqld --basedir=/usr --wsrep-new-cluster \n")
     state = galera.parse_service(text)
     assert state.service.name == "mysql" and not state.service.active and not state.service.enabled
     assert state.bootstrap_units_active == ["mysql@bootstrap"] and state.in_bootstrap_mode
+
+
+def test_service_command_line_hidden_is_an_error_not_a_normal_start():
+    # /proc mounted with hidepid=2 (or the server run by another user): the main PID's cmdline cannot be read,
+    # and bootstrap mode (--wsrep-new-cluster on it) cannot be told; the old probe skipped it and passed
+    text = NORMAL.replace("Cmdline=/usr/sbin/mariadbd --wsrep_start_position=bbbd8c18-eef9-11f1-a0a8-9a88a7c7e4a1:12 ",
+                          "Cmdline=@unreadable")
+    with pytest.raises(CannotCheck, match="bootstrap mode cannot be told"):
+        galera.parse_service(text)
+
+
+def test_service_without_systemd_is_an_error_not_a_missing_unit():
+    # a host whose PID 1 is not systemd: what `systemctl show` prints there (exit 1) is not "no unit exists"
+    text = "".join(f"@@UNIT {u}.service\nSystem has not been booted with systemd as init system (PID 1). Can't "
+                   "operate.\nFailed to connect to bus: Host is down\nStackcheckRC=1\n"
+                   for u in galera.SERVICE_UNITS + galera.BOOTSTRAP_UNITS)
+    with pytest.raises(CannotCheck, match="could not read the state of mariadb.service: systemctl show exit code 1"):
+        galera.parse_service(text)
+    with pytest.raises(CannotCheck, match="printed nothing"):
+        galera.parse_service("")
+
+
+def test_provider_presence():
+    out = "present /usr/lib/galera/libgalera_smm.so\nmissing /usr/lib64/galera/libgalera_smm.so\n"
+    assert galera.parse_files_present(out, ["/usr/lib/galera/libgalera_smm.so", "/usr/lib64/galera/libgalera_smm.so"],
+                                      "the provider") == {"/usr/lib/galera/libgalera_smm.so": True,
+                                                          "/usr/lib64/galera/libgalera_smm.so": False}
+    with pytest.raises(CannotCheck, match="not searchable"):
+        galera.parse_files_present("unknown /opt/galera/lib.so\n", ["/opt/galera/lib.so"], "the provider")
 
 
 def test_applier_threads_old_and_new_names():

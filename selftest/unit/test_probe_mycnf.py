@@ -1,7 +1,10 @@
 """my.cnf probe on the option files, my_print_defaults and compiled defaults captured from dbnode1."""
 from pathlib import Path
 
+import pytest
+
 from stackcheck.probes import mycnf
+from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
 DUMP = (DATA / "dbnode1-mycnf-dump.txt").read_text()
@@ -32,7 +35,7 @@ def test_values_where_and_compiled_defaults():
 
 
 def test_dump_keeps_file_text_exact():
-    files, _, _ = mycnf.split_dump(DUMP)
+    files = mycnf.split_dump(DUMP).files
     assert files["/etc/mysql/mariadb.conf.d/60-galera.cnf"].endswith("wsrep_slave_threads            = 2\n")
 
 
@@ -62,3 +65,26 @@ def test_print_defaults_and_help_parsers():
                  "--------------------------------- ----------\nbinlog-format   MIXED\nwsrep-slave-threads  1\n\n"
                  "To see what values a running MariaDB server is using, type\n")
     assert mycnf.parse_help_defaults(help_text) == {"binlog_format": "MIXED", "wsrep_slave_threads": "1"}
+
+
+def test_an_option_file_this_user_cannot_read_is_an_error():
+    # captured as `nobody` on dbnode1 with /etc/mysql/conf.d/zz-private.cnf (mode 0600) setting
+    # binlog_format = STATEMENT: my_print_defaults skips the file it cannot read and exits 0, so the old probe
+    # judged the options without it (and DBC-1 passed with ROW while a restart would bring STATEMENT)
+    text = (DATA / "dbnode1-mycnf-dump-nobody-private-file.txt").read_text()
+    assert mycnf.split_dump(text).rcs["PRINT_DEFAULTS"] == 0
+    with pytest.raises(CannotCheck, match="not readable by this user: /etc/mysql/conf.d/zz-private.cnf"):
+        mycnf.parse(text)
+
+
+def test_my_print_defaults_failing_is_an_error():
+    text = DUMP.replace("@@STACKCHECK RC PRINT_DEFAULTS 0", "@@STACKCHECK RC PRINT_DEFAULTS 127")
+    with pytest.raises(CannotCheck, match="my_print_defaults --mysqld exit code 127"):
+        mycnf.parse(text)
+
+
+def test_compiled_defaults_unread_only_matter_where_no_file_decides():
+    config = mycnf.parse(DUMP.replace("@@STACKCHECK RC HELP 0", "@@STACKCHECK RC HELP 127"))
+    assert config.after_restart("binlog_format") == "ROW"  # a file sets it
+    with pytest.raises(CannotCheck, match="no mariadbd/mysqld binary found"):
+        config.after_restart("wsrep_sst_donor")

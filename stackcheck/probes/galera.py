@@ -14,6 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from stackcheck.probes import sections
+from stackcheck.verdicts import CannotCheck
 
 WSREP_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_ready", "wsrep_connected",
                 "wsrep_local_state", "wsrep_local_state_comment", "wsrep_cluster_state_uuid")
@@ -130,40 +131,79 @@ class ServiceState:
         return bool(self.bootstrap_units_active) or self.new_cluster_flag
 
 
-def service_command() -> str:
-    """One shell command: `systemctl show` of every candidate unit, then the main server's command line."""
-    units = " ".join(f"{u}.service" for u in SERVICE_UNITS + BOOTSTRAP_UNITS)
+def units_command(units) -> str:
+    """One shell command: `systemctl show` of each unit with its exit code, and the command line of its main
+    process (`Cmdline=@unreadable` when /proc hides it: hidepid, another user's process)."""
+    names = " ".join(f"{u}.service" for u in units)
     return (
-        f"for u in {units}; do echo \"@@UNIT $u\"; "
-        "systemctl show -p LoadState,ActiveState,UnitFileState,MainPID \"$u\" 2>/dev/null; done; "
-        "echo @@CMDLINE; "
-        f"for u in {units}; do p=$(systemctl show -p MainPID --value \"$u\" 2>/dev/null); "
-        "if [ -n \"$p\" ] && [ \"$p\" != 0 ] && [ -r /proc/$p/cmdline ]; then tr '\\0' ' ' < /proc/$p/cmdline; "
-        "echo; fi; done"
+        f"for u in {names}; do echo \"@@UNIT $u\"; "
+        "out=$(systemctl show -p LoadState,ActiveState,UnitFileState,MainPID \"$u\" 2>&1); rc=$?; "
+        "printf '%s\\nStackcheckRC=%s\\n' \"$out\" $rc; "
+        "p=$(printf '%s\\n' \"$out\" | sed -n 's/^MainPID=//p'); "
+        "if [ -n \"$p\" ] && [ \"$p\" != 0 ]; then "
+        "if c=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null); then echo \"Cmdline=$c\"; "
+        "else echo Cmdline=@unreadable; fi; fi; done"
     )
 
 
-def parse_service(text: str) -> ServiceState:
-    state = ServiceState()
+def service_command() -> str:
+    """The DB service candidates and the bootstrap units, with the server's command line."""
+    return units_command(SERVICE_UNITS + BOOTSTRAP_UNITS)
+
+
+UNREADABLE = "@unreadable"
+
+
+def parse_units(text: str) -> tuple[dict[str, Unit], dict[str, str]]:
+    """({unit: Unit}, {unit: its main process's command line}) from units_command's output; CannotCheck when
+    systemctl failed for a unit or printed nothing."""
+    units: dict[str, Unit] = {}
+    cmdlines: dict[str, str] = {}
     for header, body in sections.split(text, "@@").items():
         kind, _, name = header.partition(" ")
-        if kind == "UNIT":
-            name = name.removesuffix(".service")
-            f = sections.fields(body, "=")
-            state.units[name] = Unit(name, load_state=f.get("LoadState", ""), active_state=f.get("ActiveState", ""),
-                                     unit_file_state=f.get("UnitFileState", ""),
-                                     main_pid=int(f.get("MainPID") or 0))
-        elif kind == "CMDLINE":
-            cmdlines: list[str] = []
-            for line in body.splitlines():
-                if line.strip() and line.strip() not in cmdlines:  # mysql/mysqld are often aliases of mariadb
-                    cmdlines.append(line.strip())
-            state.cmdline = " ".join(cmdlines)
+        if kind != "UNIT":
+            continue
+        name = name.removesuffix(".service")
+        f = sections.fields(body, "=")
+        if f.get("StackcheckRC") != "0":
+            error = next((line for line in body.splitlines() if "=" not in line and line.strip()), "")
+            raise CannotCheck(f"could not read the state of {name}.service: systemctl show "
+                              + (f"exit code {f['StackcheckRC']}" if "StackcheckRC" in f else "printed no exit code")
+                              + (f": {error.strip()}" if error else ""))
+        units[name] = Unit(name, load_state=f.get("LoadState", ""), active_state=f.get("ActiveState", ""),
+                           unit_file_state=f.get("UnitFileState", ""), main_pid=int(f.get("MainPID") or 0))
+        if "Cmdline" in f:
+            cmdlines[name] = f["Cmdline"]
+    if not units:
+        raise CannotCheck("could not read the service units: the probe printed nothing")
+    return units, cmdlines
+
+
+def read_unit(transport, name: str) -> Unit:
+    """One systemd unit's state (CannotCheck when systemctl cannot tell)."""
+    units, _ = parse_units(transport.run(units_command([name])).output(f"the state of {name}.service"))
+    return units[name]
+
+
+def parse_service(text: str) -> ServiceState:
+    """The units and the main command line; CannotCheck when systemctl failed for a unit, or when the command
+    line of a running unit could not be read (bootstrap mode could then not be told)."""
+    units, cmdlines = parse_units(text)
+    state = ServiceState(units)
+    seen: list[str] = []
+    for name, cmdline in cmdlines.items():
+        if cmdline == UNREADABLE:
+            raise CannotCheck(f"could not read the command line of {name}.service's process "
+                              f"(/proc/{units[name].main_pid}/cmdline): bootstrap mode cannot be told; run as root "
+                              "or mount /proc without hidepid")
+        if cmdline and cmdline not in seen:  # mysql/mysqld are often aliases of mariadb
+            seen.append(cmdline)
+    state.cmdline = " ".join(seen)
     return state
 
 
 def read_service(transport) -> ServiceState:
-    return parse_service(transport.run(service_command()).stdout)
+    return parse_service(transport.run(service_command()).output("the DB service units (systemctl show)"))
 
 
 def start_position_args(cmdline: str) -> list[str]:
@@ -248,3 +288,31 @@ def option_problems(keys, expected: dict[str, str], variables: dict[str, str], c
             source = f"{s.where}" if s else ("compiled-in default" if config.value(key) is None else "option files")
             problems.append(f"after a restart ({source}): {describe(key, on_restart)}, expected {want}")
     return problems
+
+
+# --- files the server needs (the provider library) ----------------------------------------------------------------
+def files_present_command(paths) -> str:
+    """`present PATH`, `missing PATH` or `unknown PATH` (a directory this user may not search) per path."""
+    return "; ".join(
+        f"if [ -e {shlex.quote(p)} ]; then echo present {shlex.quote(p)}; "
+        f"elif stat -- {shlex.quote(p)} 2>&1 | grep -qi 'permission denied'; then echo unknown {shlex.quote(p)}; "
+        f"else echo missing {shlex.quote(p)}; fi" for p in paths)
+
+
+def parse_files_present(text: str, paths, what: str) -> dict[str, bool]:
+    """{path: exists}; CannotCheck when one could not be told (permission) or the answer lacks it."""
+    seen = {}
+    for line in text.splitlines():
+        state, _, path = line.partition(" ")
+        if state in ("present", "missing", "unknown"):
+            seen[path] = state
+    unknown = [p for p in paths if seen.get(p) not in ("present", "missing")]
+    if unknown:
+        raise CannotCheck(f"could not tell whether {what} exists: {', '.join(unknown)} (a directory on its path "
+                          "is not searchable by this user: run as root or with become)")
+    return {p: seen[p] == "present" for p in paths}
+
+
+def files_present(transport, paths, what: str) -> dict[str, bool]:
+    return parse_files_present(transport.run(files_present_command(paths)).output(f"whether {what} exists"),
+                               paths, what)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stackcheck.verdicts import CannotCheck
+
 ROOTS = ("/etc/my.cnf", "/etc/mysql/my.cnf")  # the server's read order (then ~/.my.cnf, not used by services)
 SCAN = ("/etc/my.cnf", "/etc/mysql", "/etc/my.cnf.d")
 SERVER_GROUP = re.compile(r"^(mysqld|server|galera|mariadb|mariadbd|client-server|mysqld-[\d.]+|mariadb-[\d.]+|"
@@ -35,18 +37,25 @@ def unquote(value: str) -> str:
     return value
 
 
+_FILES = "\\( -name '*.cnf' -o -name my.cnf \\) ! -name debian.cnf"
+
+
 def read_command() -> str:
+    """Every option file, then my_print_defaults and the compiled defaults, each with its exit code; option
+    files or directories this user cannot read are listed (UNREADABLE), never silently left out."""
     scan = " ".join(SCAN)
     return (
         # debian.cnf holds the maintenance account's credentials (client-only): never read
-        f"for f in $(find -L {scan} -maxdepth 2 -type f \\( -name '*.cnf' -o -name my.cnf \\) ! -name debian.cnf "
-        "2>/dev/null | sort -u); do "
+        f"echo '{MARK} UNREADABLE'; find -L {scan} -maxdepth 2 \\( -type d \\( ! -readable -o ! -executable \\) "
+        f"-o -type f {_FILES} ! -readable \\) -print 2>/dev/null; "
+        f"for f in $(find -L {scan} -maxdepth 2 -type f {_FILES} -readable 2>/dev/null | sort -u); do "
         f"echo '{MARK} FILE '\"$f\"; cat \"$f\"; echo; done; "
-        f"echo '{MARK} PRINT_DEFAULTS'; my_print_defaults --mysqld 2>/dev/null; "
-        f"echo '{MARK} HELP'; "
+        f"echo '{MARK} PRINT_DEFAULTS'; my_print_defaults --mysqld 2>&1; echo \"{MARK} RC PRINT_DEFAULTS $?\"; "
+        f"echo '{MARK} HELP'; rc=127; "
         "for b in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do "
-        "[ -x $b ] && { $b --no-defaults --verbose --help 2>/dev/null | sed -n '/^Variables (--variable-name=value)/,$p'; "
-        "break; }; done"
+        "[ -x $b ] && { out=$($b --no-defaults --verbose --help 2>&1); rc=$?; "
+        "printf '%s\\n' \"$out\" | sed -n '/^Variables (--variable-name=value)/,$p'; break; }; done; "
+        f"echo \"{MARK} RC HELP $rc\""
     )
 
 
@@ -69,6 +78,7 @@ class ServerConfig:
     effective: dict[str, str]  # from my_print_defaults (last one wins), normalised keys
     compiled: dict[str, str]  # compiled-in defaults, normalised keys
     settings: list[Setting]  # every server-group setting in read order
+    compiled_error: str = ""  # why the compiled-in defaults could not be read (empty: they were)
 
     def value(self, key: str) -> str | None:
         """The value the server gets from its option files (None: no file sets it)."""
@@ -77,7 +87,12 @@ class ServerConfig:
     def after_restart(self, key: str) -> str | None:
         """What the server would run with after a restart: the files' value, else the compiled default."""
         key = norm(key)
-        return self.effective[key] if key in self.effective else self.compiled.get(key)
+        if key in self.effective:
+            return self.effective[key]
+        if self.compiled_error:
+            raise CannotCheck(f"could not tell what {key} would be after a restart: no option file sets it and "
+                              f"the compiled-in default could not be read ({self.compiled_error})")
+        return self.compiled.get(key)
 
     def where(self, key: str) -> Setting | None:
         """The setting that decides `key` (the last one read), if the parsed files show it."""
@@ -85,19 +100,31 @@ class ServerConfig:
         return found[-1] if found else None
 
 
-def split_dump(text: str) -> tuple[dict[str, str], str, str]:
-    files: dict[str, str] = {}
-    sections = re.split(rf"^{MARK} ", text, flags=re.M)
-    print_defaults = help_text = ""
-    for chunk in sections:
+@dataclass
+class Dump:
+    files: dict[str, str]
+    print_defaults: str
+    help_text: str
+    unreadable: list[str]
+    rcs: dict[str, int]  # PRINT_DEFAULTS, HELP -> exit code (absent: the command printed none)
+
+
+def split_dump(text: str) -> Dump:
+    dump = Dump({}, "", "", [], {})
+    for chunk in re.split(rf"^{MARK} ", text, flags=re.M):
         head, _, body = chunk.partition("\n")
+        head = head.strip()
         if head.startswith("FILE "):
-            files[head[5:].strip()] = body[:-1] if body.endswith("\n") else body  # the `echo` after `cat`
-        elif head.strip() == "PRINT_DEFAULTS":
-            print_defaults = body
-        elif head.strip() == "HELP":
-            help_text = body
-    return files, print_defaults, help_text
+            dump.files[head[5:].strip()] = body[:-1] if body.endswith("\n") else body  # the `echo` after `cat`
+        elif head == "UNREADABLE":
+            dump.unreadable = [line.strip() for line in body.splitlines() if line.strip()]
+        elif head == "PRINT_DEFAULTS":
+            dump.print_defaults = body
+        elif head == "HELP":
+            dump.help_text = body
+        elif head.startswith("RC ") and len(head.split()) == 3 and head.split()[2].isdigit():
+            dump.rcs[head.split()[1]] = int(head.split()[2])
+    return dump
 
 
 def parse_print_defaults(text: str) -> dict[str, str]:
@@ -167,13 +194,28 @@ def parse_files(files: dict[str, str]) -> list[Setting]:
 
 
 def parse(text: str) -> ServerConfig:
-    files, print_defaults, help_text = split_dump(text)
-    return ServerConfig(files, parse_print_defaults(print_defaults), parse_help_defaults(help_text),
-                        parse_files(files))
+    """The server's configuration from read_command's output; CannotCheck when an option file could not be read
+    or my_print_defaults failed (what the next restart brings back would then be a guess)."""
+    dump = split_dump(text)
+    if dump.unreadable:
+        raise CannotCheck("could not read the option files: not readable by this user: " + ", ".join(dump.unreadable)
+                          + " (run as root or with become)")
+    rc = dump.rcs.get("PRINT_DEFAULTS")
+    if rc != 0:
+        last = [line for line in dump.print_defaults.splitlines() if line.strip() and not line.startswith("--")]
+        raise CannotCheck("could not read the server's options as it reads them: my_print_defaults --mysqld "
+                          + (f"exit code {rc}" if rc is not None else "printed no exit code")
+                          + (f": {last[-1][:200]}" if last else "") + " (install the MariaDB/MySQL server package's "
+                          "client tools, or run as a user whose PATH has my_print_defaults)")
+    help_rc = dump.rcs.get("HELP")
+    compiled_error = "" if help_rc == 0 else (
+        "no mariadbd/mysqld binary found" if help_rc == 127 else f"`mysqld --verbose --help` exit code {help_rc}")
+    return ServerConfig(dump.files, parse_print_defaults(dump.print_defaults), parse_help_defaults(dump.help_text),
+                        parse_files(dump.files), compiled_error)
 
 
 def read(transport) -> ServerConfig:
-    return parse(transport.run(read_command()).stdout)
+    return parse(transport.run(read_command()).output("the DB server's option files"))
 
 
 # --- edits for fixers (line-preserving) -------------------------------------------------------------------------
