@@ -7,18 +7,37 @@ from collections import Counter
 import pymysql
 import pytest
 
-from stackcheck.probes import haproxy, lbaas
-from stackcheck.probes.sql import Database
+from stackcheck.probes import galera, haproxy, hostconf, lbaas
+from stackcheck.probes.sql import Database, MissingGrant, sql_error
 from stackcheck.transport import HostUnreachable
+from stackcheck.verdicts import CannotCheck, NotApplicable, need
 
 ROUNDS = 3  # LB-2: 3 connections per DB node; each node must answer ROUNDS times (+-1)
 
 
 def _vip(lab) -> str:
-    vip = lab.get("lb.vip")
-    if not vip:
-        pytest.skip("not applicable: the inventory names no VIP (stackcheck.lb.vip, or a host with role lb)")
-    return vip
+    return need(lab, "lb.vip", "the VIP in front of the DB nodes (or a host with role lb, whose address is used)")
+
+
+def _require_haproxy(lab) -> None:
+    """The load balancer's kind is a declared platform fact: HAProxy's own checks do not apply to another."""
+    kind = lab.get("lb.kind")
+    if kind != "haproxy":
+        raise NotApplicable(f"the load balancer is {kind} (stackcheck.lb.kind), not HAProxy: its pool is checked "
+                            "through its API")
+
+
+def _require_openstack_lb(lab) -> None:
+    if lab.get("lb.kind") == "haproxy":
+        raise NotApplicable("the load balancer is haproxy (stackcheck.lb.kind): its pool is checked from its config")
+
+
+def _unless_login_refused(exc: HostUnreachable) -> None:
+    """The VIP answering and refusing our credentials proves the VIP works and our DB user does not: the check
+    could not be made (stackcheck.db.user / db.password), which is no finding about the VIP."""
+    if "login refused" in str(exc):
+        raise CannotCheck(f"{exc}: set stackcheck.db.user and stackcheck.db.password to an account the DB nodes "
+                          "accept from this machine") from None
 
 
 def _vip_answers(lab, connections, count: int) -> tuple[list[str], list[str]]:
@@ -30,6 +49,7 @@ def _vip_answers(lab, connections, count: int) -> tuple[list[str], list[str]]:
         try:
             conn = connections.sql_connect(vip)
         except HostUnreachable as exc:
+            _unless_login_refused(exc)
             errors.append(str(exc))
             continue
         try:
@@ -43,25 +63,37 @@ def _vip_answers(lab, connections, count: int) -> tuple[list[str], list[str]]:
     return names, errors
 
 
-def _node_health(lab, connections) -> dict[str, tuple[str | None, bool, str]]:
-    """{inventory name: (wsrep_node_name, healthy, why)}: healthy = Synced and ready, read on the node itself."""
+def _node_health(lab, connections) -> dict[str, tuple[str | None, bool | None, str]]:
+    """{inventory name: (wsrep_node_name, healthy, why)}, read on each node itself: healthy = Synced and ready;
+    False too when its DB port refuses connections (the server is down); None when its state could not be read
+    (a login refused, a timeout): then nothing may be concluded about that node."""
     out = {}
     for node in lab.hosts("dbnode"):
         name = node.vars.get("wsrep_node_name")
         try:
             conn = connections.sql_connect(node.address)
         except HostUnreachable as exc:
-            out[node.name] = (name, False, str(exc))
+            down = "connection refused" in str(exc).lower()
+            out[node.name] = (name, False if down else None,
+                              f"not accepting SQL connections: {exc}" if down else f"state unknown: {exc}")
             continue
+        db = Database(lambda c=conn: c, node.name)
         try:
-            st = dict(Database(lambda c=conn: c).query(
-                "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment', 'wsrep_ready')"))
-            name = Database(lambda c=conn: c).scalar("SELECT @@wsrep_node_name") or name
+            st = dict(db.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment', 'wsrep_ready')",
+                               what="its Galera state"))
+            name = db.scalar("SELECT @@wsrep_node_name", what="its wsrep_node_name") or name
+        except CannotCheck as exc:
+            out[node.name] = (name, None, f"state unknown: {exc}")
+            continue
         finally:
             conn.close()
         ok = st.get("wsrep_local_state_comment") == "Synced" and st.get("wsrep_ready") == "ON"
         out[node.name] = (name, ok, f"{st.get('wsrep_local_state_comment')}/ready={st.get('wsrep_ready')}")
     return out
+
+
+def _unknown_health(health) -> list[str]:
+    return [f"{n} ({why})" for n, (_, ok, why) in health.items() if ok is None]
 
 
 # --- LB-1 ---------------------------------------------------------------------------------------------------------
@@ -74,6 +106,7 @@ def test_vip_accepts_mysql_connections(lab, connections, evidence):
     try:
         conn, refused = connections.sql_connect(vip), ""
     except HostUnreachable as exc:  # here the refusal IS the finding (a failure, not an error of the check)
+        _unless_login_refused(exc)
         conn, refused = None, str(exc)
     assert conn is not None, f"the VIP {vip}:{lab.get('lb.port')} does not accept MySQL connections: {refused}"
     try:
@@ -87,12 +120,12 @@ def test_vip_accepts_mysql_connections(lab, connections, evidence):
 @pytest.mark.requirement("LB-1")
 @pytest.mark.role("lb")
 @pytest.mark.severity("critical")
-def test_haproxy_running_and_enabled(host, lab, target, evidence):
-    if lab.get("lb.kind") != "haproxy":
-        pytest.skip(f"not applicable: the load balancer is {lab.get('lb.kind')}, not HAProxy")
-    svc = host.service("haproxy")
-    evidence["running"], evidence["enabled"] = svc.is_running, svc.is_enabled
-    problems = [p for p, bad in (("not running", not svc.is_running), ("not enabled at boot", not svc.is_enabled)) if bad]
+def test_haproxy_running_and_enabled(transport, lab, target, evidence):
+    _require_haproxy(lab)
+    unit = galera.read_unit(transport, "haproxy")
+    evidence["running"], evidence["enabled"] = unit.active_state, unit.unit_file_state
+    assert unit.exists, f"{target.name}: there is no haproxy service (haproxy.service not found)"
+    problems = [p for p, bad in (("not running", not unit.active), ("not enabled at boot", not unit.enabled)) if bad]
     assert not problems, f"{target.name}: haproxy is {' and '.join(problems)}"
 
 
@@ -133,10 +166,18 @@ def _rotation_problems(names, errors, expected_names, n_nodes) -> list[str]:
 
 
 # --- LB-3 ---------------------------------------------------------------------------------------------------------
-def _haproxy_pool(transport, lab, target):
-    text = transport.run(f"cat {lab.get('lb.config')}")
-    assert text.ok, f"{target.name}: cannot read {lab.get('lb.config')}: {text.stderr.strip()}"
-    pool = haproxy.vip_pool(haproxy.parse_config(text.stdout), lab.get("lb.port"), lab.get("lb.vip"))
+def _haproxy_config(transport, lab, target) -> haproxy.HaproxyConfig:
+    path = lab.get("lb.config")
+    text = hostconf.read(transport, [path]).files[path]  # CannotCheck when it exists but cannot be read
+    if text is None:
+        raise CannotCheck(f"could not read HAProxy's configuration: {target.name} has no {path} (set "
+                          "stackcheck.lb.config to the file HAProxy runs with)")
+    return haproxy.parse_config(text)
+
+
+def _haproxy_pool(transport, lab, target, cfg=None):
+    cfg = cfg or _haproxy_config(transport, lab, target)
+    pool = haproxy.vip_pool(cfg, lab.get("lb.port"), _vip(lab))
     assert pool is not None, (f"{target.name}: {lab.get('lb.config')} has no frontend/listen on port "
                               f"{lab.get('lb.port')} (the VIP)")
     return pool
@@ -152,8 +193,7 @@ def _pool_evidence(evidence, pool):
 @pytest.mark.role("lb")
 @pytest.mark.severity("high")
 def test_haproxy_pool_tcp_roundrobin_members(transport, lab, target, evidence):
-    if lab.get("lb.kind") != "haproxy":
-        pytest.skip(f"not applicable: the load balancer is {lab.get('lb.kind')}, not HAProxy")
+    _require_haproxy(lab)
     pool = _haproxy_pool(transport, lab, target)
     _pool_evidence(evidence, pool)
     problems = haproxy.pool_problems(pool, [n.address for n in lab.hosts("dbnode")], lab.get("db.port"))
@@ -163,6 +203,8 @@ def test_haproxy_pool_tcp_roundrobin_members(transport, lab, target, evidence):
 def _openstack_pool(lab, cloud):
     kind = lab.get("lb.kind")
     read = lbaas.octavia_pool if kind == "octavia" else lbaas.lbaas_v1_pool
+    if not lab.get("lb.name"):
+        _vip(lab)  # the load balancer is found by its VIP when the inventory does not name it
     try:
         return read(cloud, lab.get("lb.name"), lab.get("lb.port"), lab.get("lb.vip"))
     except lbaas.PoolNotFound as exc:
@@ -173,8 +215,7 @@ def _openstack_pool(lab, cloud):
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("high")
 def test_openstack_pool_tcp_roundrobin_members(lab, request, evidence):
-    if lab.get("lb.kind") == "haproxy":
-        pytest.skip("not applicable: the load balancer is HAProxy (stackcheck.lb.kind), checked from its config")
+    _require_openstack_lb(lab)
     pool = _openstack_pool(lab, request.getfixturevalue("cloud"))
     _pool_evidence(evidence, pool)
     problems = haproxy.pool_problems(pool, [n.address for n in lab.hosts("dbnode")], lab.get("db.port"))
@@ -188,19 +229,25 @@ def test_openstack_pool_tcp_roundrobin_members(lab, request, evidence):
 def test_vip_answers_and_never_routes_to_unhealthy_node(lab, connections, evidence):
     health = _node_health(lab, connections)
     healthy_names = {name for name, ok, _ in health.values() if ok}
-    down = [f"{n} ({why})" for n, (_, ok, why) in health.items() if not ok]
+    unknown_names = {name for name, ok, _ in health.values() if ok is None}
+    down = [f"{n} ({why})" for n, (_, ok, why) in health.items() if ok is False]
     count = ROUNDS * len(health)
     names, errors = _vip_answers(lab, connections, count)
     evidence["unhealthy_nodes"] = ", ".join(down) or "none"
     evidence["answers"] = " ".join(names)
+    # an answer from a node whose state could not be read (or that the inventory does not name) proves nothing
+    unjudged = [n for n in names if n not in healthy_names and (n in unknown_names or None in unknown_names)]
     problems = []
     if errors:
         problems.append(f"{len(errors)} of {count} connections through the VIP failed ({errors[0]})")
-    wrong = Counter(n for n in names if n not in healthy_names)
+    wrong = Counter(n for n in names if n not in healthy_names and n not in unjudged)
     if wrong:
         problems.append("routed to nodes that are down or not Synced: "
                         + ", ".join(f"{n} {c} times" for n, c in wrong.items()))
     assert not problems, "; ".join(problems) + f" (unhealthy nodes: {', '.join(down) or 'none'})"
+    if unjudged:
+        raise CannotCheck(f"the VIP routed to {', '.join(sorted(set(unjudged)))}, whose Galera state could not be "
+                          "read: " + "; ".join(_unknown_health(health)))
 
 
 # --- LB-5 ---------------------------------------------------------------------------------------------------------
@@ -217,7 +264,9 @@ def test_application_query_through_vip_returns_rows(lab, connections, evidence):
                 cur.execute(query)
                 rows, error = cur.fetchall(), None
             except pymysql.MySQLError as exc:
+                _unless_missing_grant(exc, query)
                 rows, error = None, exc.args[-1] if exc.args else exc
+            # a node that refuses the query (1047: not Primary) behind the VIP is what LB-5 is about: a finding
             assert error is None, f"through the VIP, `{query}` failed: {error}"
     finally:
         conn.close()
@@ -225,41 +274,62 @@ def test_application_query_through_vip_returns_rows(lab, connections, evidence):
     assert rows, f"through the VIP, `{query}` returned no rows (expected the application's data)"
 
 
+def _unless_missing_grant(exc, query: str) -> None:
+    """A query the DB user has no grant for says nothing about the VIP: the check could not be made."""
+    error = sql_error(exc, f"`{query}` through the VIP")
+    if isinstance(error, MissingGrant):
+        raise error from None
+
+
 # --- LB-6 ---------------------------------------------------------------------------------------------------------
+def _check_script(transport, pool) -> str | None:
+    """The external check's script (None when the pool's check is not an external one); a script that does
+    not exist is a finding (HAProxy cannot run it), one that cannot be read is an error."""
+    if pool.monitor != "external-check":
+        return None
+    candidates = haproxy.check_script_paths(pool)
+    assert candidates, f"pool {pool.name}: `option external-check` without an `external-check command`"
+    path, text = hostconf.read(transport, candidates).first(candidates)
+    assert path is not None, (f"pool {pool.name}: the external check command {' or '.join(candidates)} does not "
+                              "exist: HAProxy cannot run it")
+    return text
+
+
 @pytest.mark.requirement("LB-6")
 @pytest.mark.role("lb")
 @pytest.mark.severity("high")
 def test_haproxy_health_check_judges_galera_state(transport, lab, connections, target, evidence):
-    if lab.get("lb.kind") != "haproxy":
-        pytest.skip(f"not applicable: the load balancer is {lab.get('lb.kind')}, not HAProxy")
-    pool = _haproxy_pool(transport, lab, target)
-    script = None
-    if pool.monitor == "external-check" and pool.monitor_detail:
-        r = transport.run(f"cat {pool.monitor_detail.split()[0]}")
-        script = r.stdout if r.ok else None
-    aware, why = haproxy.galera_aware(pool, script)
+    _require_haproxy(lab)
+    cfg = _haproxy_config(transport, lab, target)
+    pool = _haproxy_pool(transport, lab, target, cfg)
+    aware, why = haproxy.galera_aware(pool, _check_script(transport, pool))
     evidence["health_check"] = why
     assert aware, f"{target.name}: pool {pool.name}: {why}: a node that is up but not Synced would stay in rotation"
-    # and the running HAProxy agrees: no unhealthy node is UP
-    states = haproxy.server_states(haproxy.parse_show_stat(transport.run(haproxy.STAT_COMMAND).stdout), pool.name)
+    # and the running HAProxy agrees: no unhealthy node is UP (its runtime state must be read, never assumed)
+    states = haproxy.runtime_states(cfg, lab.get("lb.config"), transport.run, pool.name)
     health = _node_health(lab, connections)
     by_address = {m.address: m.name for m in pool.members}
-    evidence["haproxy_states"] = ", ".join(f"{k}={v}" for k, v in states.items()) or "(no stats socket)"
-    wrong = []
+    evidence["haproxy_states"] = ", ".join(f"{k}={v}" for k, v in states.items())
+    wrong, unjudged = [], []
     for node in lab.hosts("dbnode"):
         server = by_address.get(node.address)
         _, ok, why_node = health[node.name]
-        if server and not ok and states.get(server, "").startswith("UP"):
+        if not server or not states.get(server, "").startswith("UP"):
+            continue
+        if ok is False:
             wrong.append(f"{server} ({node.name}: {why_node}) is UP in HAProxy")
+        elif ok is None:
+            unjudged.append(f"{server} is UP in HAProxy but {node.name}'s {why_node}")
     assert not wrong, f"{target.name}: " + "; ".join(wrong)
+    if unjudged:
+        raise CannotCheck(f"{target.name}: " + "; ".join(unjudged))
 
 
 @pytest.mark.requirement("LB-6")
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("high")
 def test_openstack_health_monitor_judges_galera_state(lab, request, evidence):
-    if lab.get("lb.kind") == "haproxy":
-        pytest.skip("not applicable: the load balancer is HAProxy (stackcheck.lb.kind), checked from its config")
+    _require_openstack_lb(lab)
     pool = _openstack_pool(lab, request.getfixturevalue("cloud"))
     aware, why = haproxy.galera_aware(pool)
     evidence["health_monitor"] = why

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from stackcheck.probes import haproxy
+from stackcheck.transport import Result
+from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
 LAB = (DATA / "lb-haproxy.cfg").read_text()
@@ -22,7 +24,8 @@ def test_lab_pool_is_right_and_galera_aware():
     assert haproxy.pool_problems(pool, NODES, 3306) == []
     assert haproxy.galera_aware(pool, (DATA / "lb-galera-check.sh").read_text())[0]
     assert not haproxy.galera_aware(pool, "#!/bin/sh\nexec mysql -h $3 -e 'select 1'\n")[0]
-    assert not haproxy.galera_aware(pool, None)[0]
+    with pytest.raises(CannotCheck, match="its script was not read"):  # not reading it is no finding
+        haproxy.galera_aware(pool, None)
 
 
 def test_recipe_login_check_is_not_galera_aware():
@@ -138,3 +141,67 @@ def test_octavia_member_disabled_as_openstacksdk_reports_it():
     assert haproxy.pool_problems(pool, NODES, 3306) == [
         "members missing: 198.18.0.17", "member DBNode3 (198.18.0.17) is disabled",
         "health monitor not applied to: DBNode3"]
+
+
+# --- LB-6's runtime half: HAProxy's server states, read from its stats socket, never assumed -------------------
+STAT = (DATA / "lb-show-stat.csv").read_text()
+LAB_CFG = haproxy.parse_config(LAB)
+
+
+def _runner(result: Result):
+    return lambda command: result
+
+
+def test_runtime_states_from_the_lab_socket():
+    assert haproxy.stats_sockets(LAB_CFG) == ["UNIX-CONNECT:/run/haproxy/admin.sock"]
+    states = haproxy.runtime_states(LAB_CFG, "/etc/haproxy/haproxy.cfg", _runner(Result(0, STAT, "")), "galera_vip")
+    assert states == {"DBNode1": "UP", "DBNode2": "UP", "DBNode3": "UP"}
+
+
+def test_no_stats_socket_is_an_error_saying_what_to_set():
+    # the old check found nothing to object to without a stats socket ("(no stats socket)") and passed
+    cfg = haproxy.parse_config(LAB.replace("    stats socket /run/haproxy/admin.sock mode 660 level admin\n", ""))
+    with pytest.raises(CannotCheck, match="declares no `stats socket`.*add `stats socket /run/haproxy/admin.sock"):
+        haproxy.runtime_states(cfg, "/etc/haproxy/haproxy.cfg", _runner(Result(0, STAT, "")), "galera_vip")
+
+
+def test_stats_socket_denied_to_a_non_root_user_is_an_error():
+    # `su nobody` on the lab's lb: the socket is root:haproxy 0660; socat exits 1 and prints this on stderr
+    # (the old probe took the empty stdout as "no stats socket" and LB-6 passed)
+    denied = Result(1, "", '2026/12/03 09:26:52 socat[7724] E connect(, AF=1 "/run/haproxy/admin.sock", 25): '
+                           "Permission denied\n")
+    with pytest.raises(CannotCheck, match="permission denied.*run as root.*member of the group that owns "
+                                          "/run/haproxy/admin.sock"):
+        haproxy.runtime_states(LAB_CFG, "/etc/haproxy/haproxy.cfg", _runner(denied), "galera_vip")
+
+
+def test_stats_socket_missing_or_proxy_unknown_is_an_error():
+    gone = Result(1, "", '2026/12/03 09:26:52 socat[7729] E connect(, AF=1 "/run/haproxy/nope.sock", 24): '
+                         "No such file or directory\n")
+    with pytest.raises(CannotCheck, match="could not read HAProxy's runtime state .*No such file"):
+        haproxy.runtime_states(LAB_CFG, "/etc/haproxy/haproxy.cfg", _runner(gone), "galera_vip")
+    with pytest.raises(CannotCheck, match="has no such proxy"):
+        haproxy.runtime_states(LAB_CFG, "/etc/haproxy/haproxy.cfg", _runner(Result(0, STAT, "")), "other_vip")
+    with pytest.raises(CannotCheck, match="answered `Unknown command"):
+        haproxy.runtime_states(LAB_CFG, "/etc/haproxy/haproxy.cfg",
+                               _runner(Result(0, "Unknown command. Please enter one of the following commands\n", "")),
+                               "galera_vip")
+
+
+def test_external_check_found_through_its_path():
+    cfg = haproxy.parse_config(LAB.replace("external-check command /usr/local/bin/galera-check",
+                                           "external-check command galera-check"))
+    pool = haproxy.vip_pool(cfg, 3306, "198.18.0.18")
+    assert haproxy.check_script_paths(pool) == ["/usr/bin/galera-check", "/bin/galera-check"]
+
+
+def test_tcp_check_counts_only_when_it_expects_synced():
+    base = ("listen galera\n bind *:3306\n mode tcp\n balance roundrobin\n option tcp-check\n{steps}"
+            " server a 198.18.0.15:3306 check port 9200\n")
+    synced = haproxy.vip_pool(haproxy.parse_config(base.format(
+        steps=' tcp-check connect port 9200\n tcp-check send "GET / HTTP/1.0\\r\\n\\r\\n"\n'
+              ' tcp-check expect string is\\ synced\n')), 3306)
+    assert haproxy.galera_aware(synced)[0]
+    # a tcp-check that sends a word and expects nothing judges no state (the old probe counted "Synced" in send)
+    talk = haproxy.vip_pool(haproxy.parse_config(base.format(steps=" tcp-check send Synced\n")), 3306)
+    assert not haproxy.galera_aware(talk)[0]

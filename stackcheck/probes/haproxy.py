@@ -13,6 +13,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from stackcheck.probes import healthscript
+from stackcheck.verdicts import CannotCheck
+
 
 @dataclass
 class Member:
@@ -36,6 +39,7 @@ class Pool:
     members: list[Member] = field(default_factory=list)
     monitor: str | None = None  # mysql-check | external-check | httpchk | tcp-check | tcp | TCP | HTTP | PING ...
     monitor_detail: str = ""  # external-check command, httpchk request, health monitor url ...
+    monitor_path: str = ""  # HAProxy `external-check path` (where a relative external-check command is found)
 
 
 # --- HAProxy configuration ---------------------------------------------------------------------------------------
@@ -161,8 +165,9 @@ def vip_pool(cfg: HaproxyConfig, port: int, vip: str | None = None) -> Pool | No
         monitor, detail = _health_check(cfg, backend)
         default_server = _setting(cfg, [backend, cfg.defaults_for(backend)], "default-server") or []
         members = [_server(args, default_server) for args in backend.options("server") if len(args) >= 2]
+        path = " ".join(_setting(cfg, [backend, cfg.defaults_for(backend)], "external-check path") or [])
         return Pool("haproxy", backend.name, mode.upper(), BALANCE.get(balance, balance.upper()), port,
-                    vip, members, monitor, detail)
+                    vip, members, monitor, detail, path)
     return None
 
 
@@ -182,8 +187,11 @@ def _health_check(cfg: HaproxyConfig, backend: Section) -> tuple[str | None, str
                 return "external-check", " ".join(cmd or [])
             if name == "httpchk":
                 return "httpchk", " ".join(args[1:])
-            if name in ("tcp-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "ssl-hello-chk"):
-                return name, " ".join(s.first("tcp-check send") or [])
+            if name == "tcp-check":  # what it sends and what it expects back (e.g. clustercheck's "is synced")
+                steps = [" ".join(["tcp-check", *a]) for a in s.options("tcp-check")]
+                return name, "; ".join(steps)
+            if name in ("pgsql-check", "redis-check", "smtpchk", "ldap-check", "ssl-hello-chk"):
+                return name, ""
     return ("tcp", "") if any("check" in a for a in backend.options("server")) else (None, "")
 
 
@@ -221,8 +229,52 @@ def server_states(rows: list[dict[str, str]], proxy: str) -> dict[str, str]:
             if r["pxname"] == proxy and r["svname"] not in ("FRONTEND", "BACKEND")}
 
 
-STAT_COMMAND = ("for s in /run/haproxy/admin.sock /var/run/haproxy/admin.sock /var/lib/haproxy/stats "
-                "/run/haproxy.sock; do [ -S $s ] && { echo 'show stat' | socat -t 2 stdio $s; break; }; done")
+def stats_sockets(cfg: HaproxyConfig) -> list[str]:
+    """socat addresses of the `stats socket` lines of the global section (a UNIX path, or ipv4@/ipv6@ host:port)."""
+    g = cfg.global_section()
+    out = []
+    for args in (g.options("stats socket") if g else []):
+        if not args:
+            continue
+        addr = args[0]
+        for prefix in ("unix@", "ipv4@", "ipv6@"):
+            if addr.startswith(prefix):
+                addr = addr[len(prefix):] if prefix == "unix@" else addr[len(prefix):]
+                break
+        out.append(f"UNIX-CONNECT:{addr}" if addr.startswith("/") else f"TCP:{addr}")
+    return out
+
+
+def stat_command(socket: str) -> str:
+    """`show stat` on one stats socket (a socat address from stats_sockets)."""
+    return f"echo 'show stat' | socat -t 2 stdio {shlex.quote(socket)}"
+
+
+def runtime_states(cfg: HaproxyConfig, config_path: str, run, proxy: str) -> dict[str, str]:
+    """{server: status} of `proxy` in the running HAProxy, from its stats socket. CannotCheck (saying what to set
+    or enable) when the configuration declares no stats socket, or it cannot be read (HAProxy not running,
+    permission denied to this user, socat missing), or the answer is not `show stat`'s CSV."""
+    sockets = stats_sockets(cfg)
+    if not sockets:
+        raise CannotCheck(f"could not read HAProxy's runtime state: {config_path} declares no `stats socket` in its "
+                          "global section: add `stats socket /run/haproxy/admin.sock mode 660 level admin` (and "
+                          "reload HAProxy), so the running servers' states can be read")
+    socket = sockets[0]
+    r = run(stat_command(socket))
+    if r.rc != 0:
+        reason = r.reason()
+        if "permission denied" in reason.lower():
+            reason += f" (or as a member of the group that owns {socket.split(':', 1)[1]})"
+        raise CannotCheck(f"could not read HAProxy's runtime state (`show stat` on {socket}): {reason}")
+    text = r.output(f"HAProxy's runtime state (show stat on {socket})")
+    if not text.lstrip().startswith("# pxname"):
+        first = (text.strip().splitlines() or ["nothing"])[0][:200]
+        raise CannotCheck(f"could not read HAProxy's runtime state: `show stat` on {socket} answered `{first}`")
+    rows = parse_show_stat(text)
+    if not any(row["pxname"] == proxy for row in rows):
+        raise CannotCheck(f"could not read the runtime state of {proxy}: the running HAProxy has no such proxy "
+                          f"(is {config_path} the file it runs with? reload it after editing)")
+    return server_states(rows, proxy)
 
 
 # --- Octavia and LBaaS v1 (API documents as openstacksdk returns them, as dicts) ----------------------------------
@@ -288,30 +340,42 @@ def pool_problems(pool: Pool, addresses: list[str], port: int) -> list[str]:
     return problems
 
 
-GALERA_STATE = re.compile(r"wsrep_local_state\b|wsrep_local_state_comment|Synced|wsrep_ready", re.I)
+def check_script_paths(pool: Pool) -> list[str]:
+    """Where HAProxy finds the external-check command: itself when absolute, else each `external-check path`
+    directory (HAProxy's default PATH is empty)."""
+    command = (pool.monitor_detail.split() or [""])[0]
+    if not command or command.startswith("/"):
+        return [command] if command else []
+    return [f"{d.rstrip('/')}/{command}" for d in pool.monitor_path.split(":") if d]
 
 
 def galera_aware(pool: Pool, script: str | None = None) -> tuple[bool, str]:
     """LB-6: does the health monitor judge Galera state (Synced and ready), not only a login or a TCP connect?
 
-    - HAProxy external-check: the script it runs must test wsrep_local_state (=4 / Synced) or wsrep_ready;
+    - HAProxy external-check: what the script it runs really checks (stackcheck/probes/healthscript.py):
+      wsrep_local_state compared with 4 / Synced, and wsrep_ready with ON (or wsrep_cluster_status with Primary);
+      the script must have been read (CannotCheck otherwise: not reading it is not a finding);
     - HTTP checks (HAProxy httpchk, Octavia/LBaaS HTTP monitors) are clustercheck-style when they target a
       check port other than the DB port (clustercheck/galera health port, usually 9200);
-    - mysql-check, TCP, PING and tcp-check without a wsrep query only prove that something answers."""
+    - tcp-check counts when it expects clustercheck's "synced" answer;
+    - mysql-check, TCP, PING only prove that something answers."""
     kind = (pool.monitor or "").lower()
     if kind == "external-check":
         if script is None:
-            return False, f"external check {pool.monitor_detail or '(no command)'} could not be read"
-        if GALERA_STATE.search(script):
-            return True, f"external check {pool.monitor_detail} tests the Galera state"
-        return False, f"external check {pool.monitor_detail} does not test wsrep_local_state/wsrep_ready"
+            raise CannotCheck(f"could not judge the external check {pool.monitor_detail or '(no command)'}: its "
+                              "script was not read")
+        verdict = healthscript.judge(script)
+        return verdict.aware, f"external check {pool.monitor_detail}: {verdict.why}"
     if kind in ("httpchk", "http", "https"):
         ports = {m.check_port for m in pool.members}
         if kind == "httpchk" and (None in ports or ports & {pool.port}):
             return False, "HTTP check on the DB port itself (not a clustercheck service)"
         return True, f"HTTP health check ({pool.monitor_detail or 'GET /'}) of a clustercheck-style service"
-    if kind == "tcp-check" and GALERA_STATE.search(pool.monitor_detail):
-        return True, "tcp-check queries the Galera state"
+    if kind == "tcp-check":
+        expects = [step for step in pool.monitor_detail.split("; ") if step.startswith("tcp-check expect")]
+        if any(re.search(r"\bsynced\b", e, re.I) and " ! " not in f" {e} " for e in expects):
+            return True, "tcp-check expects a clustercheck-style \"synced\" answer"
+        return False, "tcp-check does not expect a Galera state answer (only a connection or a reply)"
     if not kind:
         return False, "no health monitor at all"
     return False, f"health monitor `{pool.monitor}` only proves a login/connection, not that the node is Synced"
@@ -424,9 +488,10 @@ def with_galera_check(cfg_text: str, pool: Pool) -> str:
     return "\n".join(out) + "\n"
 
 
-def wait_checks_command(proxy: str, timeout: int = 15) -> str:
+def wait_checks_command(proxy: str, socket: str, timeout: int = 15) -> str:
     """After a reload servers start from their initial state: wait until no server of `proxy` still shows
-    check_status INI (field 37 of `show stat`), then two more check intervals so `fall` can take effect."""
-    return (f"for i in $(seq 1 {timeout * 2}); do s=$({STAT_COMMAND} | awk -F, '$1==\"{proxy}\" && $2!=\"FRONTEND\" "
-            f"&& $2!=\"BACKEND\" {{print $37}}'); [ -n \"$s\" ] && ! echo \"$s\" | grep -q INI && break; sleep 0.5; done; "
-            "sleep 2.5")
+    check_status INI (field 37 of `show stat`), then two more check intervals so `fall` can take effect.
+    Fails (exit 1) when the states could not be read within `timeout` seconds."""
+    return (f"for i in $(seq 1 {timeout * 2}); do s=$({stat_command(socket)} | awk -F, '$1==\"{proxy}\" && "
+            "$2!=\"FRONTEND\" && $2!=\"BACKEND\" {print $37}'); "
+            "[ -n \"$s\" ] && ! echo \"$s\" | grep -q INI && { sleep 2.5; exit 0; }; sleep 0.5; done; exit 1")
