@@ -25,7 +25,7 @@ def _fstab_with(ctx, line_for, new_line: str) -> str:
 
 
 def _prepare_swapfile(ctx, path: str) -> dbhost.SwapFile:
-    sf = dbhost.parse_swapfile(ctx.run(dbhost.swapfile_command(path)).stdout, path)
+    sf = dbhost.parse_swapfile(ctx.run(dbhost.swapfile_command(path)).output(f"the swap file {path}"), path)
     q = shlex.quote(path)
     if not sf.exists:
         ctx.command(f"fallocate -l 1G {q} && chmod 600 {q} && mkswap {q} >/dev/null", undo=f"rm -f {q}",
@@ -61,17 +61,19 @@ def datadir_volume_fstab_line(ctx):
     """Write the data volume's /etc/fstab line (`<device> /var/lib/mysql ext4 defaults 0 2`) when the volume is
     mounted but its line is missing or wrong (mounting, moving data or the datadir are left to the operator)."""
     mount, datadir = ctx.lab.get("db.mount").rstrip("/"), ctx.lab.get("db.datadir").rstrip("/")
-    parts = dbhost.split_marked(ctx.run(dbhost.volume_command(mount, datadir)).stdout)
-    mnt = dbhost.parse_findmnt_pairs(parts.get("MNT", ""))
+    volume = dbhost.parse_volume(ctx.run(dbhost.volume_command(mount, datadir)).output("the data volume"), datadir)
+    mnt = volume.mount
     if mnt.get("TARGET") != mount or mnt.get("FSTYPE") != "ext4":
-        ctx.note(f"{mount} is not a mounted ext4 volume: moving the data directory is not automated")
-        return
-    entry = dbhost.fstab_line_for(dbhost.parse_fstab(parts.get("FSTAB", "")), mount)
+        raise FixDeclined(f"{mount} is not a mounted ext4 volume: moving the data directory to its own volume is "
+                          "left to the operator")
+    entry = dbhost.fstab_line_for(volume.fstab, mount)
     if not dbhost.volume_fstab_problems(entry, mount):
         return
     spec = entry.spec if entry else None
     if spec is None:
-        uuid = ctx.run(f"blkid -s UUID -o value {shlex.quote(mnt.get('SOURCE', ''))} 2>/dev/null").stdout.strip()
+        # blkid exits 2 when the device has no UUID (a loop file, a tmpfs): then the device path is written
+        uuid = ctx.run(f"blkid -s UUID -o value {shlex.quote(mnt.get('SOURCE', ''))}").output(
+            f"the UUID of {mnt.get('SOURCE')}", ok=(0, 2)).strip()
         spec = f"UUID={uuid}" if uuid else mnt.get("SOURCE")
     ctx.edit(FSTAB, _fstab_with(ctx, lambda es: dbhost.fstab_line_for(es, mount), f"{spec} {mount} ext4 defaults 0 2"))
 
@@ -111,8 +113,7 @@ def open_galera_ports(ctx):
 @fixer("DBH-4", risk="config", checks=["test_selinux_enforcing"], roles=["dbnode"])
 def selinux_enforcing(ctx):
     """Put SELinux back to enforcing now (setenforce 1) and at boot (/etc/selinux/config)."""
-    parts = dbhost.split_marked(ctx.run(dbhost.selinux_command()).stdout)
-    running, boot = dbhost.selinux_state(parts.get("ENFORCE"), parts.get("CONFIG"))
+    running, boot = dbhost.read_selinux(ctx.run(dbhost.selinux_command()).output("SELinux's state"))
     if running is None and boot is None:
         return
     if boot not in (None, "Enforcing"):
@@ -125,7 +126,7 @@ def selinux_enforcing(ctx):
 @fixer("DBH-5", risk="config", checks=["test_socat_installed_no_epel"], roles=["dbnode"])
 def socat_and_no_epel(ctx):
     """Disable every EPEL repository (enabled=0; the repo files stay) and install socat from the base repos."""
-    files = dbhost.split_files(ctx.run(dbhost.repos_command()).stdout)
+    files = dbhost.split_files(ctx.run(dbhost.repos_command()).output("the yum repositories"))
     by_file: dict[str, list[str]] = {}
     for path, section in dbhost.enabled_epel_repos(files):
         by_file.setdefault(path, []).append(section)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from stackcheck.probes import dbhost
-from stackcheck.verdicts import CannotCheck
+from stackcheck.verdicts import CannotCheck, NotApplicable
 
 
 # --- DBH-1 --------------------------------------------------------------------------------------------------------
@@ -13,7 +13,7 @@ from stackcheck.verdicts import CannotCheck
 @pytest.mark.severity("medium")
 def test_swapfile_prepared_and_in_fstab(transport, lab, target, evidence):
     path = lab.get("db.swapfile")
-    sf = dbhost.parse_swapfile(transport.run(dbhost.swapfile_command(path)).stdout, path)
+    sf = dbhost.parse_swapfile(transport.run(dbhost.swapfile_command(path)).output(f"the swap file {path}"), path)
     evidence["swapfile"] = f"{path} mode 0{sf.mode} owner {sf.owner} size {sf.size} signature {sf.signature}" \
         if sf.exists else f"{path} missing"
     evidence["fstab"] = sf.fstab.text if sf.fstab else None
@@ -26,10 +26,10 @@ def test_swapfile_prepared_and_in_fstab(transport, lab, target, evidence):
 @pytest.mark.severity("medium")
 def test_swap_active(transport, lab, target, evidence):
     path = lab.get("db.swapfile")
-    sf = dbhost.parse_swapfile(transport.run(dbhost.swapfile_command(path)).stdout, path)
-    evidence["active_swap"] = ", ".join(sf.active) or "none"
-    assert sf.active, f"{target.name}: no swap is active (/proc/swaps is empty); expected {path}"
-    assert path in sf.active, f"{target.name}: active swap is {', '.join(sf.active)}, not {path}"
+    active = dbhost.parse_proc_swaps(transport.run("cat /proc/swaps").output("/proc/swaps"))
+    evidence["active_swap"] = ", ".join(active) or "none"
+    assert active, f"{target.name}: no swap is active (/proc/swaps is empty); expected {path}"
+    assert path in active, f"{target.name}: active swap is {', '.join(active)}, not {path}"
 
 
 # --- DBH-2 --------------------------------------------------------------------------------------------------------
@@ -38,9 +38,10 @@ def test_swap_active(transport, lab, target, evidence):
 @pytest.mark.severity("high")
 def test_datadir_on_own_ext4_volume(transport, db, lab, target, evidence):
     mount, datadir = lab.get("db.mount").rstrip("/"), lab.get("db.datadir").rstrip("/")
-    parts = dbhost.split_marked(transport.run(dbhost.volume_command(mount, datadir)).stdout)
-    mnt = dbhost.parse_findmnt_pairs(parts.get("MNT", ""))
-    entry = dbhost.fstab_line_for(dbhost.parse_fstab(parts.get("FSTAB", "")), mount)
+    volume = dbhost.parse_volume(transport.run(dbhost.volume_command(mount, datadir)).output("the data volume"),
+                                 datadir)
+    mnt = volume.mount
+    entry = dbhost.fstab_line_for(volume.fstab, mount)
     running_datadir = (db.variable("datadir") or "").rstrip("/")
     evidence["mount"] = f"{mnt.get('SOURCE')} on {mnt.get('TARGET')} type {mnt.get('FSTYPE')}"
     evidence["fstab"] = entry.text if entry else None
@@ -52,14 +53,13 @@ def test_datadir_on_own_ext4_volume(transport, db, lab, target, evidence):
     elif mnt.get("FSTYPE") != "ext4":
         problems.append(f"{mount} is {mnt.get('FSTYPE')}, expected ext4")
     problems += dbhost.volume_fstab_problems(entry, mount)
-    if not parts.get("DIR", "").strip():
+    if not volume.datadir_exists:
         problems.append(f"{datadir} does not exist")
     if running_datadir != datadir:
         problems.append(f"the server's datadir is {running_datadir}, expected {datadir}")
-    selinux = parts.get("SELINUX", "").strip()
-    if selinux in ("Enforcing", "Permissive", "1", "0") and "mysqld_db_t" not in parts.get("CONTEXT", ""):
-        problems.append(f"{datadir} has SELinux context {parts.get('CONTEXT', '').split()[:1]}, expected mysqld_db_t "
-                        "(restorecon -R was not run)")
+    if volume.selinux in ("Enforcing", "Permissive") and "mysqld_db_t" not in volume.context:
+        problems.append(f"{datadir} has SELinux context {' '.join(volume.context.split()[:1]) or '(none)'}, expected "
+                        "mysqld_db_t (restorecon -R was not run)")
     assert not problems, f"{target.name}: " + "; ".join(problems)
 
 
@@ -103,11 +103,11 @@ def test_galera_ports_reachable_from_other_nodes(transport, lab, connections, ta
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("medium")
 def test_selinux_enforcing(transport, target, evidence):
-    parts = dbhost.split_marked(transport.run(dbhost.selinux_command()).stdout)
-    running, boot = dbhost.selinux_state(parts.get("ENFORCE"), parts.get("CONFIG"))
+    running, boot = dbhost.read_selinux(transport.run(dbhost.selinux_command()).output("SELinux's state"))
     evidence["selinux"] = f"running {running}, at boot {boot}"
-    if running is None and boot is None:
-        pytest.skip(f"not applicable: {target.name} has no SELinux (no getenforce, no /etc/selinux/config)")
+    if running is None and boot is None:  # observed: nothing of SELinux on the host
+        raise NotApplicable(f"{target.name} has no SELinux: no getenforce command, no /sys/fs/selinux/enforce and "
+                            "no /etc/selinux/config")
     problems = []
     if running != "Enforcing":
         problems.append(f"SELinux is {running or 'disabled'} now")
@@ -120,9 +120,11 @@ def test_selinux_enforcing(transport, target, evidence):
 @pytest.mark.requirement("DBH-5")
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("low")
-def test_socat_installed_no_epel(transport, host, target, evidence):
-    socat = host.exists("socat")
-    epel = dbhost.enabled_epel_repos(dbhost.split_files(transport.run(dbhost.repos_command()).stdout))
+def test_socat_installed_no_epel(transport, target, evidence):
+    # `command -v` exits 1 when the command is not found: that is the answer, not a failure to read it
+    socat = bool(transport.run("command -v socat").output("whether socat is installed", ok=(0, 1)).strip())
+    epel = dbhost.enabled_epel_repos(dbhost.split_files(
+        transport.run(dbhost.repos_command()).output("the yum repositories")))
     evidence["socat"] = socat
     evidence["enabled_epel"] = ", ".join(f"{f} [{s}]" for f, s in epel) or "none"
     problems = []

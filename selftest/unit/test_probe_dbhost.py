@@ -2,7 +2,10 @@
 EPEL as a CentOS 7 DB node of the notes shows them, and the port probe's output."""
 from pathlib import Path
 
+import pytest
+
 from stackcheck.probes import dbhost
+from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
 
@@ -15,15 +18,39 @@ def test_swapfile_captured_in_the_lab():
     assert dbhost.swapfile_problems(sf, "/swapfile") == []
 
 
+def _batch(**parts) -> str:
+    """batch_command's output for parts given as (exit code, output)."""
+    return "".join(f"@@{name}\n{out}\n@@RC {name} {rc}\n" for name, (rc, out) in parts.items())
+
+
+SWAPS = (0, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
+
+
 def test_swapfile_problems():
-    text = ("@@STAT\n644 root 1073741824 regular file\n@@SIG\n\n@@FSTAB\n/dev/vda1 / xfs defaults 0 0\n@@SWAPS\n"
-            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
+    text = _batch(STAT=(0, "644 root 1073741824 regular file\n"), SIG=(0, ""),
+                  FSTAB=(0, "/dev/vda1 / xfs defaults 0 0\n"), SWAPS=SWAPS)
     sf = dbhost.parse_swapfile(text, "/swapfile")
     assert dbhost.swapfile_problems(sf, "/swapfile") == [
         "/swapfile has mode 0644, expected 0600", "/swapfile has no swap signature (mkswap was not run)",
         "/etc/fstab has no line for /swapfile (expected `/swapfile none swap defaults 0 0`)"]
-    assert dbhost.swapfile_problems(dbhost.parse_swapfile("@@STAT\n@@FSTAB\n", "/swapfile"), "/swapfile") == \
+    missing = _batch(STAT=(1, "stat: cannot statx '/swapfile': No such file or directory\n"), SIG=(0, ""),
+                     FSTAB=(0, ""), SWAPS=SWAPS)
+    assert dbhost.swapfile_problems(dbhost.parse_swapfile(missing, "/swapfile"), "/swapfile") == \
         ["/swapfile does not exist"]
+
+
+def test_swap_signature_unreadable_as_non_root_is_an_error_not_a_finding():
+    # captured as `nobody` on dbnode2: dd cannot open the 0600 swap file; the old probe hid dd's failure and
+    # reported "no swap signature (mkswap was not run)", a confident wrong finding
+    text = (DATA / "dbnode2-swapfile-nobody.txt").read_text()
+    with pytest.raises(CannotCheck, match="swap signature of /swapfile: permission denied"):
+        dbhost.parse_swapfile(text, "/swapfile")
+
+
+def test_a_part_without_its_exit_code_is_an_error():
+    text = (DATA / "dbnode2-swapfile.txt").read_text().split("@@SWAPS")[0]  # the output stopped before /proc/swaps
+    with pytest.raises(CannotCheck, match="could not read /proc/swaps"):
+        dbhost.parse_swapfile(text, "/swapfile")
 
 
 def test_proc_swaps_with_the_swap_file_active():
@@ -34,10 +61,10 @@ def test_proc_swaps_with_the_swap_file_active():
 
 
 def test_data_volume_captured_in_the_lab():
-    parts = dbhost.split_marked((DATA / "dbnode2-volume.txt").read_text())
-    assert dbhost.parse_findmnt_pairs(parts["MNT"]) == {"TARGET": "/var/lib/mysql", "SOURCE": "/dev/loop1",
-                                                        "FSTYPE": "ext4"}
-    entry = dbhost.fstab_line_for(dbhost.parse_fstab(parts["FSTAB"]), "/var/lib/mysql")
+    volume = dbhost.parse_volume((DATA / "dbnode2-volume.txt").read_text(), "/var/lib/mysql/mysql_data")
+    assert volume.mount == {"TARGET": "/var/lib/mysql", "SOURCE": "/dev/loop2", "FSTYPE": "ext4"}
+    assert volume.datadir_exists and volume.selinux is None and volume.context == ""
+    entry = dbhost.fstab_line_for(volume.fstab, "/var/lib/mysql")
     assert entry.text == "LABEL=mysqldata /var/lib/mysql ext4 defaults 0 2"
     assert dbhost.volume_fstab_problems(entry, "/var/lib/mysql") == []
 
@@ -72,8 +99,18 @@ def test_selinux_states():
         ("Enforcing", "Enforcing")
     assert dbhost.selinux_state("1", None) == ("Enforcing", None)  # /sys/fs/selinux/enforce without getenforce
     assert dbhost.selinux_state("", None) == (None, None)  # Debian: no SELinux
-    parts = dbhost.split_marked((DATA / "dbnode2-volume.txt").read_text())
-    assert parts["SELINUX"].strip() == ""
+    # captured on dbnode2 (Debian 12): no getenforce, no /sys/fs/selinux/enforce, no /etc/selinux/config
+    assert dbhost.read_selinux((DATA / "dbnode2-selinux-debian.txt").read_text()) == (None, None)
+    centos = _batch(ENFORCE=(0, "Permissive\n"), CONFIG=(0, CENTOS_SELINUX_CONFIG))
+    assert dbhost.read_selinux(centos) == ("Permissive", "Permissive")
+
+
+def test_selinux_config_unreadable_is_not_no_selinux():
+    # /etc/selinux not searchable by this user: the old probe (`cat ... 2>/dev/null`) saw "no config", and
+    # with no getenforce in PATH reported the host as having no SELinux (not applicable)
+    text = _batch(ENFORCE=(0, ""), CONFIG=(1, "/etc/selinux: Permission denied\n"))
+    with pytest.raises(CannotCheck, match="/etc/selinux/config: permission denied"):
+        dbhost.read_selinux(text)
 
 
 EPEL_REPO = """[epel]
@@ -98,6 +135,14 @@ def test_enabled_epel_repos():
                                "mirrorlist=http://mirrorlist.centos.org/?release=7&arch=x86_64&repo=os\n")
     assert dbhost.enabled_epel_repos(files) == [("/etc/yum.repos.d/epel.repo", "epel")]
     assert dbhost.enabled_epel_repos({}) == []
+
+
+def test_unreadable_repo_file_is_an_error_not_no_epel():
+    # captured as `nobody` on dbnode2 with /etc/yum.repos.d/epel.repo mode 0600 (enabled=1): the old probe
+    # skipped the file it could not read and passed "no EPEL enabled"
+    text = (DATA / "dbnode2-repos-nobody-unreadable.txt").read_text()
+    with pytest.raises(CannotCheck, match="could not read /etc/yum.repos.d/epel.repo"):
+        dbhost.split_files(text)
 
 
 def test_port_probe_output():

@@ -8,6 +8,8 @@ import shlex
 from dataclasses import dataclass
 
 from stackcheck.probes import ini, sections
+from stackcheck.transport import Result
+from stackcheck.verdicts import CannotCheck
 
 GALERA_PORTS = (873, 3306, 4444, 4567, 4568)  # rsync, MySQL, SST, group communication, IST
 
@@ -56,13 +58,47 @@ def set_fstab_fields(text: str, line: int, new: str) -> str:
     return "".join(lines)
 
 
+# --- batched reads: one round trip, each part's exit code judged ----------------------------------------------
+def batch_command(parts: dict[str, str]) -> str:
+    """Several reads in one round trip: each part's output (stdout and stderr) after `@@NAME`, then its exit
+    code after `@@RC NAME` (each part runs in a subshell, so `exit` ends only that part)."""
+    # the `echo` before the exit code ends an output without a final newline (dd's); parse_batch drops it again
+    return "; ".join(f"echo @@{name}; ( {cmd} ) 2>&1; rc=$?; echo; echo \"@@RC {name} $rc\""
+                     for name, cmd in parts.items())
+
+
+def parse_batch(text: str) -> dict[str, Result]:
+    """name -> Result(exit code, output) of batch_command's output; a part whose exit code is missing (the
+    command stopped before it) has rc -1, so judging it raises CannotCheck."""
+    raw = split_marked(text)
+    codes = {}
+    for header in raw:
+        words = header.split()
+        if len(words) == 3 and words[0] == "RC" and words[2].lstrip("-").isdigit():
+            codes[words[1]] = int(words[2])
+    return {name: Result(codes.get(name, -1), body[:-1] if body.endswith("\n") else body, "")
+            for name, body in raw.items() if not name.startswith("RC ")}
+
+
+def part(parts: dict[str, Result], name: str) -> Result:
+    return parts.get(name) or Result(-1, "", f"the probe printed no {name} part")
+
+
+def _missing(result: Result) -> bool:
+    """A stat/cat that failed only because the path does not exist."""
+    return result.rc == 1 and "no such file or directory" in result.stdout.lower()  # rc judged: 1 and the reason
+
+
 # --- the swap file ------------------------------------------------------------------------------------------------
 def swapfile_command(path: str) -> str:
     q = shlex.quote(path)
     # stat, then the swap signature at the end of the first page ("SWAPSPACE2"), fstab, active swaps
-    return (f"echo @@STAT; stat -c '%a %U %s %F' {q} 2>/dev/null; "
-            f"echo @@SIG; dd if={q} bs=1 skip=$(( $(getconf PAGESIZE) - 10 )) count=10 2>/dev/null; echo; "
-            "echo @@FSTAB; cat /etc/fstab; echo @@SWAPS; cat /proc/swaps")
+    return batch_command({
+        "STAT": f"stat -c '%a %U %s %F' {q}",
+        "SIG": f"[ -e {q} ] || exit 0; dd if={q} bs=1 skip=$(( $(getconf PAGESIZE) - 10 )) count=10 status=none",
+        "FSTAB": "cat /etc/fstab",
+        "SWAPS": "cat /proc/swaps",
+    })
 
 
 @dataclass
@@ -82,12 +118,18 @@ def split_marked(text: str) -> dict[str, str]:
 
 
 def parse_swapfile(text: str, path: str) -> SwapFile:
-    parts = split_marked(text)
-    st = parts.get("STAT", "").split()
-    entries = parse_fstab(parts.get("FSTAB", ""))
+    """The swap file as swapfile_command read it; CannotCheck for any part that could not be read (a swap file
+    root alone may read is "unreadable", never "without a signature")."""
+    parts = parse_batch(text)
+    stat = part(parts, "STAT")
+    exists = not _missing(stat)
+    st = stat.output(f"the mode and owner of {path}").split() if exists else []
+    signature = exists and "SWAPSPACE2" in part(parts, "SIG").output(f"the swap signature of {path}")
+    entries = parse_fstab(part(parts, "FSTAB").output("/etc/fstab"))
     line = next((e for e in reversed(entries) if e.spec == path), None)
-    return SwapFile(bool(st), st[0] if st else "", st[1] if len(st) > 1 else "", int(st[2]) if len(st) > 2 else 0,
-                    "SWAPSPACE2" in parts.get("SIG", ""), line, parse_proc_swaps(parts.get("SWAPS", "")))
+    active = parse_proc_swaps(part(parts, "SWAPS").output("/proc/swaps"))
+    return SwapFile(exists, st[0] if st else "", st[1] if len(st) > 1 else "", int(st[2]) if len(st) > 2 else 0,
+                    signature, line, active)
 
 
 def swapfile_problems(sf: SwapFile, path: str) -> list[str]:
@@ -108,13 +150,43 @@ def swapfile_problems(sf: SwapFile, path: str) -> list[str]:
 
 
 # --- the data volume ----------------------------------------------------------------------------------------------
+SELINUX_RUNNING = ("if command -v getenforce >/dev/null 2>&1; then getenforce; "
+                   "elif [ -e /sys/fs/selinux/enforce ]; then cat /sys/fs/selinux/enforce; fi")
+
+
 def volume_command(mount: str, datadir: str) -> str:
-    return (f"echo @@MNT; findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(datadir)} 2>/dev/null "
-            f"|| findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(mount)}; "
-            f"echo @@DIR; stat -c '%U %F' {shlex.quote(datadir)} 2>/dev/null; "
-            "echo @@FSTAB; cat /etc/fstab; "
-            "echo @@SELINUX; (getenforce 2>/dev/null || cat /sys/fs/selinux/enforce 2>/dev/null); "
-            f"echo @@CONTEXT; ls -dZ {shlex.quote(datadir)} 2>/dev/null")
+    return batch_command({
+        "MNT": f"findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(datadir)} 2>/dev/null "
+               f"|| findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(mount)}",
+        "DIR": f"stat -c '%U %F' {shlex.quote(datadir)}",
+        "FSTAB": "cat /etc/fstab",
+        "SELINUX": SELINUX_RUNNING,
+        "CONTEXT": f"[ -e {shlex.quote(datadir)} ] || exit 0; ls -dZ {shlex.quote(datadir)}",
+    })
+
+
+@dataclass
+class Volume:
+    mount: dict[str, str]  # findmnt's TARGET, SOURCE, FSTYPE of the filesystem holding the datadir
+    datadir_exists: bool
+    fstab: list[FstabEntry]
+    selinux: str | None  # getenforce's answer (None: no SELinux)
+    context: str  # the datadir's SELinux context (read only where SELinux runs)
+
+
+def parse_volume(text: str, datadir: str) -> Volume:
+    parts = parse_batch(text)
+    mount = parse_findmnt_pairs(part(parts, "MNT").output(f"the filesystem of {datadir} (findmnt)"))
+    if not mount.get("TARGET"):
+        raise CannotCheck(f"could not read the filesystem of {datadir}: findmnt printed nothing")
+    stat = part(parts, "DIR")
+    exists = not _missing(stat)
+    if exists:
+        stat.output(f"{datadir} (stat)")
+    running, _ = selinux_state(part(parts, "SELINUX").output("SELinux's mode (getenforce)"), None)
+    enabled = running in ("Enforcing", "Permissive")
+    context = part(parts, "CONTEXT").output(f"the SELinux context of {datadir} (ls -dZ)") if enabled else ""
+    return Volume(mount, exists, parse_fstab(part(parts, "FSTAB").output("/etc/fstab")), running, context)
 
 
 def parse_findmnt_pairs(text: str) -> dict[str, str]:
@@ -154,17 +226,39 @@ def selinux_state(getenforce: str | None, config: str | None) -> tuple[str | Non
 
 
 def selinux_command() -> str:
-    return ("echo @@ENFORCE; (getenforce 2>/dev/null || cat /sys/fs/selinux/enforce 2>/dev/null); "
-            "echo @@CONFIG; cat /etc/selinux/config 2>/dev/null")
+    return batch_command({
+        "ENFORCE": SELINUX_RUNNING,
+        # a directory this user cannot search must not pass for "no SELinux config"
+        "CONFIG": "if [ -e /etc/selinux/config ]; then cat /etc/selinux/config; elif [ -d /etc/selinux ] && ! [ -x "
+                  "/etc/selinux ]; then echo '/etc/selinux: Permission denied' >&2; exit 1; fi",
+    })
+
+
+def read_selinux(text: str) -> tuple[str | None, str | None]:
+    """(running mode, mode at boot) from selinux_command's output; (None, None) means no SELinux at all (no
+    getenforce, no /sys/fs/selinux/enforce, no /etc/selinux/config); CannotCheck when a part failed."""
+    parts = parse_batch(text)
+    config = part(parts, "CONFIG").output("/etc/selinux/config")
+    return selinux_state(part(parts, "ENFORCE").output("SELinux's mode (getenforce)"), config or None)
 
 
 # --- yum repositories (EPEL) --------------------------------------------------------------------------------------
 def repos_command() -> str:
-    return "for f in /etc/yum.repos.d/*.repo; do [ -f \"$f\" ] && { echo \"@@FILE $f\"; cat \"$f\"; }; done; true"
+    d = "/etc/yum.repos.d"
+    return (f"if [ -d {d} ] && ! {{ [ -r {d} ] && [ -x {d} ]; }}; then echo '@@UNREADABLE {d}'; fi; "
+            f"for f in {d}/*.repo; do [ -f \"$f\" ] || continue; if [ -r \"$f\" ]; then echo \"@@FILE $f\"; "
+            "cat \"$f\"; else echo \"@@UNREADABLE $f\"; fi; done; true")
 
 
 def split_files(text: str) -> dict[str, str]:
-    return sections.split(text, "@@FILE ")
+    """path -> text of each repo file; CannotCheck when a repo file or the directory could not be read (an
+    unread file could be the one that enables EPEL)."""
+    found = sections.split(text, "@@", is_name=lambda n: n.startswith(("FILE ", "UNREADABLE ")))
+    unreadable = [name.split(" ", 1)[1] for name in found if name.startswith("UNREADABLE ")]
+    if unreadable:
+        raise CannotCheck(f"could not read {', '.join(unreadable)}: not readable by this user (run as root or with "
+                          "become)")
+    return {name.split(" ", 1)[1]: body for name, body in found.items()}
 
 
 def enabled_epel_repos(files: dict[str, str]) -> list[tuple[str, str]]:
