@@ -46,25 +46,30 @@ def leave_bootstrap_mode(ctx):
         ctx.command(step)
 
 
-@fixer("DBK-7", risk="config", checks=["test_same_users_on_every_node"], roles=["dbnode"])
+# risk `access`: copying an account to every node gives it access where it had none (an account made with
+# wsrep_on=OFF on one node is unexplained until a person says it is wanted): only --fix-access runs it
+@fixer("DBK-7", risk="access", checks=["test_same_users_on_every_node"], roles=["dbnode"])
 def replicate_local_only_accounts(ctx):
     """Re-create accounts that exist on some DB nodes only with CREATE USER IF NOT EXISTS and their GRANTs, run
-    on a node that lacks them, so Galera replicates them to every node (nothing is dropped)."""
+    on a node that lacks them, so Galera replicates them to every node (nothing is dropped); this creates
+    access on the other nodes, so it is its own risk class (--fix-access)."""
     lab = ctx.lab
     conns = ctx.extra["connections"]
     nodes = lab.hosts("dbnode")
     accounts: dict[str, set[tuple[str, str]]] = {}
     for node in nodes:
-        rows = Database(lambda n=node: conns.sql(n), node.name).query("SELECT User, Host FROM mysql.user")
+        rows = Database(lambda n=node: conns.sql(n), node.name).query("SELECT User, Host FROM mysql.user",
+                                                                       what="the accounts (mysql.user)")
         accounts[node.name] = {(u, h) for u, h in rows}
     everywhere = set.intersection(*accounts.values())
     for user, host in sorted(set.union(*accounts.values()) - everywhere):
         having = next(n for n in nodes if (user, host) in accounts[n.name])
         lacking = [n for n in nodes if (user, host) not in accounts[n.name]]
         source = Database(lambda n=having: conns.sql(n), having.name)
-        create = source.scalar("SHOW CREATE USER %s@%s", (user, host))
-        grants = [r[0] for r in source.query("SHOW GRANTS FOR %s@%s", (user, host))]
+        create = source.scalar("SHOW CREATE USER %s@%s", (user, host), what=f"how '{user}'@'{host}' was made")
+        grants = [r[0] for r in source.query("SHOW GRANTS FOR %s@%s", (user, host), what=f"'{user}'@'{host}''s grants")]
         if not create:
+            ctx.note(f"SHOW CREATE USER '{user}'@'{host}' on {having.name} returned nothing: not copied")
             continue
         create = create.replace("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
         runner = lacking[0]

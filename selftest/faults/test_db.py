@@ -21,8 +21,9 @@ not a mystery in the next test).
 - the SST/IST ports rejected by a firewall rule -> firewall fixer;
 - host files: swap file mode 0644, the data volume's fstab line without fsck pass, an EPEL repo file;
 - accounts and tables: an anonymous user, an account inserted into mysql.global_priv on one node only (not
-  replicated), a password changed on one node only, a MyISAM table without a primary key, a node with
-  wsrep_on=OFF (its writes stay local);
+  replicated; copying it everywhere creates access, so plain --fix refuses and --fix-access does it), a
+  password changed on one node only, a MyISAM table without a primary key, a node with wsrep_on=OFF (its
+  writes stay local);
 - haproxy stopped: the VIP refuses connections, --fix starts it; the application's rows deleted;
 - a node left desynced after a backup (wsrep_desync=ON): out of rotation, --fix resyncs it.
 """
@@ -279,7 +280,8 @@ def test_galera_ports_opened_by_fix(healthy_db):
         assert_outcomes(run, {check: "failed"})
         assert_says(run, check, "dbnode1 -> 4444: refused", "dbnode2 -> 4568: refused")
         assert "3306" not in run.message(check) and "4567" not in run.message(check)
-        fixed = run_checks(f"{T}/test_dbhost.py::{check}", fix=True)
+        # opening ports to other hosts may be risk class `access` (issue 11): the flag lets either class run
+        fixed = run_checks(f"{T}/test_dbhost.py::{check}", fix=True, extra=("--fix-access",))
         assert_outcomes(fixed, {check: "fixed"})
         assert "iptables: accept TCP 873,3306,4444,4567,4568 from 198.18.0.15,198.18.0.16" in fixed.case(check)["fix_log"]
     finally:
@@ -353,7 +355,13 @@ def test_accounts_tables_and_local_writes(healthy_db):
         assert_says(run, c8, "my_test_db.audit_log uses MyISAM", "my_test_db.audit_log has no primary key")
         sql("dbnode3", "SET GLOBAL wsrep_on = ON")
         lab_exec("dbnode3", restore_admin)  # which password is right is an operator's call, not a fixer's
-        fixed = run_checks(f"{T}/test_cluster.py::{c7}", fix=True)
+        # copying the unexplained one-node account to every node creates access: plain --fix refuses it
+        refused = run_checks(f"{T}/test_cluster.py::{c7}", fix=True)
+        assert_outcomes(refused, {c7: "fix-failed"})  # how the report marks a fix it would not run
+        assert refused.case(c7).get("fix_status") == "refused", refused.case(c7)
+        assert "--fix-access" in refused.case(c7)["fix_log"]
+        assert "reporting" not in sql("dbnode1", "SELECT User FROM mysql.user").stdout  # nothing was copied
+        fixed = run_checks(f"{T}/test_cluster.py::{c7}", fix=True, extra=("--fix-access",))
         assert_outcomes(fixed, {c7: "fixed"})
         assert "'reporting'@'%'" in fixed.case(c7)["fix_log"] and "PASSWORD" not in fixed.case(c7)["fix_log"]
     finally:
@@ -464,6 +472,8 @@ def test_rebuilt_node_in_its_own_cluster_is_not_forced_back(healthy_db):
         # --fix must not restart it into the cluster: a full SST would silently discard what it took since
         fixed = run_checks(f"{T}/test_mycnf.py::{c_addr}", fix=True)
         assert_outcomes(fixed, {c_addr: "failed"})
+        assert fixed.case(c_addr).get("fix_status") == "declined", fixed.case(c_addr)
+        assert "separate cluster" in fixed.case(c_addr)["fix_log"]
         assert "gcomm://" in lab_exec(node, f"grep ^wsrep_cluster_address {CNF}").stdout
     finally:
         lab_exec(node, "systemctl stop mariadb; [ -d /var/lib/mysql/mysql_data.orig ] && "
