@@ -6,7 +6,7 @@ Swift). Through openstacksdk, each step with its undo; every old endpoint is kep
 restored by hand."""
 from __future__ import annotations
 
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import catalog
 
 STORE_TYPES = ("object-store", "s3")
@@ -44,13 +44,14 @@ def repoint_object_store_endpoints(ctx):
     """Recreate the object-store/s3 endpoints on the storage node's Swift proxy (old endpoints noted in the report)"""
     conn = ctx.extra.get("cloud")
     if conn is None:
-        ctx.note("no cloud connection: nothing to repair through the identity API")
-        return
+        raise FixDeclined("no cloud connection to repair the catalog through (set stackcheck.cloud.name)")
     timeout = min(5.0, float(ctx.lab.get("connect_timeout")))
     target = _proxy(ctx.lab, timeout)
     if target is None:
-        ctx.note("no storage host of the inventory answers /info as a Swift proxy: nothing to point the catalog at")
-        return
+        storage = ", ".join(f"{h.name} {h.address}:{ctx.lab.get('swift.port')}" for h in ctx.lab.hosts("storage"))
+        raise FixDeclined(f"no storage host of the inventory answers /info as a Swift proxy "
+                          f"({storage or 'no host has role storage'}): nothing to point the catalog at; get the "
+                          "proxy serving first (SWF-5)")
     host, port = target
     idn = conn.identity
     region = conn.config.region_name or "RegionOne"
@@ -90,9 +91,13 @@ def repoint_object_store_endpoints(ctx):
             ctx.call(f"create the missing {stype} {iface} endpoint {url} in {region}",
                      *_create(idn, services, stype, iface, url, region))
 
-    if not ctx.empty:
-        # the run's token still carries the old catalog: the re-check and later checks need a new one
-        ctx.call("authenticate again (a token with the new catalog)", conn.session.auth.invalidate)
+    if ctx.empty:
+        # the check failed, yet every object-store/s3 endpoint is there and answers as a Swift proxy from here
+        raise FixDeclined(f"every object-store/s3 endpoint is registered and reaches a Swift proxy: what the check "
+                          f"found (e.g. endpoints outside region {region}, or a disabled service) is not a repair "
+                          "this fixer makes; see the check's message")
+    # the run's token still carries the old catalog: the re-check and later checks need a new one
+    ctx.call("authenticate again (a token with the new catalog)", conn.session.auth.invalidate)
 
 
 def _replace(idn, ep, new_url):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.s3 import ec2_credentials_of_user
 
 
@@ -15,10 +15,14 @@ from stackcheck.s3 import ec2_credentials_of_user
 def register_inventory_ec2_credential(ctx):
     """Register the inventory's EC2 credential (cloud.ec2_access/ec2_secret) for the checking user in Keystone"""
     conn, s3 = ctx.extra.get("cloud"), ctx.extra.get("s3")
-    if conn is None or s3 is None or s3.source != "inventory":
-        return  # a credential created for this run is made by the run itself: nothing to repair
+    if conn is None or s3 is None:
+        raise FixDeclined("no cloud connection or S3 access to register a credential through (set "
+                          "stackcheck.cloud.name and the EC2 credential keys)")
+    if s3.source != "inventory":
+        raise FixDeclined("the EC2 credential created for this run is not listed for the checking user: Keystone "
+                          "lost it or lists credentials by another user; nothing in the inventory to restore")
     if any(c["access"] == s3.access for c in ec2_credentials_of_user(conn)):
-        return
+        return  # registered meanwhile: nothing to change
     user, project = conn.current_user_id, conn.current_project_id
     made: dict = {}
 

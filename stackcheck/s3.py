@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
 from dataclasses import dataclass, field
 
-from stackcheck.verdicts import NotApplicable
+from stackcheck.verdicts import CannotCheck, MissingExpectation
 from stackcheck.probes import catalog
 
 
@@ -33,41 +34,58 @@ class S3Access:
                             aws_secret_access_key=self.secret if secret is None else secret, config=cfg)
 
 
-def s3_endpoint(lab, conn) -> tuple[str, str]:
+def s3_endpoint(lab, conn, no_cloud: str = "") -> tuple[str, str]:
     """(endpoint, where it came from): the catalog's s3 service (public), else the object-store's proxy, else the
-    inventory's storage host on swift.port."""
+    inventory's storage host on swift.port (an S3 client may be pointed at the proxy directly: the checks then
+    judge the S3 API there, and the evidence says so). CannotCheck when there is none of the three."""
+    why_not_catalog = no_cloud or "no s3 or object-store public endpoint in the catalog"
     if conn is not None:
         try:
             eps = catalog.token_catalog(conn)
+        except Exception as exc:  # noqa: BLE001 - the storage host may still be judged; the evidence keeps why
+            why_not_catalog = f"the catalog could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+        else:
             region = conn.config.region_name
             for stype in ("s3", "object-store"):
                 for ep in eps:
                     if ep.service_type == stype and ep.interface == "public" and (not region or ep.region in ("", region)):
                         return catalog.base_url(ep.url), f"catalog ({stype} public endpoint)"
-        except Exception:  # noqa: BLE001 - no catalog: fall back to the inventory
-            pass
     storage = lab.hosts("storage")
     if not storage:
-        raise NotApplicable("not applicable: no S3 endpoint in the catalog and no host has role storage")
-    return f"http://{storage[0].address}:{lab.get('swift.port')}", "inventory (storage host)"
+        raise CannotCheck(f"cannot check the S3 API: no endpoint to ask: {why_not_catalog}, and no host of the "
+                          "inventory has role storage (register the s3 service's public endpoint in Keystone, or "
+                          "add the storage group to the inventory)")
+    return f"http://{storage[0].address}:{lab.get('swift.port')}", f"inventory (storage host; {why_not_catalog})"
 
 
 def open_s3(lab, cloud_factory) -> S3Access:
     """Build the S3 access for the run. `cloud_factory()` returns the openstacksdk Connection or raises
-    NotApplicable."""
+    CannotCheck (MissingExpectation: the inventory names no cloud). Nothing missing is ever "not applicable":
+    without an endpoint or credentials the S3 checks are errors that say what to set."""
     try:
-        conn = cloud_factory()
-    except NotApplicable:
-        conn = None
-    endpoint, endpoint_source = s3_endpoint(lab, conn)
+        conn, no_cloud = cloud_factory(), ""
+    except CannotCheck as exc:
+        # EC2 credentials in the inventory and a storage host are enough for the S3 API itself (S3-3..5)
+        conn, no_cloud = None, f"no cloud to read the catalog from ({exc})"
+    endpoint, endpoint_source = s3_endpoint(lab, conn, no_cloud)
     region = lab.get("s3.region")
     access, secret = lab.secret("cloud.ec2_access"), lab.secret("cloud.ec2_secret")
     if access and secret:
         return S3Access(endpoint, region, "inventory", access, secret, endpoint_source=endpoint_source)
+    if access or secret:
+        half = "cloud.ec2_secret" if access else "cloud.ec2_access"
+        raise MissingExpectation(half, "the inventory gives one half of the EC2 credential; give both, or neither "
+                                       "to have one created for this run")
     if conn is None:
-        raise NotApplicable("not applicable: the inventory gives no EC2 credentials (cloud.ec2_access/ec2_secret)"
-                            " and no cloud to create them in")
-    cred_id, access, secret = create_ec2_credential(conn)
+        raise MissingExpectation("cloud.ec2_access", "and no cloud.ec2_secret; without them the S3 checks create an "
+                                 f"EC2 credential for the checking user, which needs the cloud: {no_cloud}")
+    try:
+        cred_id, access, secret = create_ec2_credential(conn)
+    except Exception as exc:  # noqa: BLE001 - any refusal: say it, and what to set instead
+        raise CannotCheck(f"cannot check the S3 API: the inventory gives no EC2 credential (stackcheck.cloud."
+                          f"ec2_access/ec2_secret) and creating one for the checking user failed: {type(exc).__name__}"
+                          f": {' '.join(str(exc).split())[:200]} (set both keys, or let the user create "
+                          "credentials)") from None
     return S3Access(endpoint, region, "created for this run", access, secret, cred_id, endpoint_source)
 
 
@@ -85,8 +103,10 @@ def close_s3(access: S3Access | None, cloud_factory) -> None:
     if access is not None and access.credential_id:
         try:
             cloud_factory().identity.delete_credential(access.credential_id, ignore_missing=True)
-        except Exception:  # noqa: BLE001 - best effort at the end of the run; the id is not secret
-            pass
+        except Exception as exc:  # noqa: BLE001 - the end of the run: say it (the id is not secret), do not hide it
+            warnings.warn(f"the EC2 credential {access.credential_id} created for this run could not be deleted "
+                          f"({type(exc).__name__}: {exc}): delete it with `openstack credential delete "
+                          f"{access.credential_id}`", stacklevel=1)
 
 
 def ec2_credentials_of_user(conn) -> list[dict]:

@@ -40,6 +40,13 @@ def assert_failed(run, name, *fragments):
         assert fragment in run.message(name), f"{name}: {fragment!r} not in: {run.message(name)}"
 
 
+def assert_error(run, name, *fragments):
+    """The check could not judge (an error naming why), never a pass or a finding."""
+    assert run.outcome(name) == "error", f"{name}: {run.outcome(name)} {run.message(name)}\n{run.output[-2000:]}"
+    for fragment in fragments:
+        assert fragment in run.message(name), f"{name}: {fragment!r} not in: {run.message(name)}"
+
+
 def assert_fixed_and_healthy(run, *fixed):
     outcomes = run.outcomes()
     for name in fixed:
@@ -79,7 +86,9 @@ def test_object_store_missing_from_the_catalog(lab_up):
     with fault("controller", inject=inject, restore=RESEED):
         run = run_checks(CHECKS)
         assert_failed(run, IN_CATALOG, "object-store (no public endpoint)", "it has: identity")
-        assert_failed(run, ENDPOINTS, "object-store has no public endpoint")
+        # no object-store URL at all: SWF-2 and SWF-4 have nothing to judge (errors); SWF-1 holds the finding
+        assert_error(run, ENDPOINTS, "no enabled object-store endpoint", "SWF-1")
+        assert_error(run, SWIFT_STAT, "no object-store endpoint", "SWF-1")
         fixed = run_checks(CHECKS, fix=True)
         assert_fixed_and_healthy(fixed, IN_CATALOG)
 
@@ -162,14 +171,33 @@ def test_ec2_credential_deleted_in_keystone(lab_up):
     assert_all_storage_checks_pass()
 
 
+@pytest.mark.covers("S3-1", "S3-3")
+def test_s3_middleware_removed_fix_declines(lab_up):
+    """The S3 API taken out of the pipeline (s3api and s3token gone): S3-1 fails and says what to add; --fix
+    declines with its reason (adding an API is the site's decision) and changes nothing."""
+    inject = SAVE_CONF + (f"sed -i -e 's/authtoken s3api s3token keystoneauth/authtoken keystoneauth/' {CONF} && "
+                          f"systemctl restart swift-proxy && {WAIT_PROXY}")
+    with fault("storage", inject=inject, restore=RESTORE_CONF):
+        run = run_checks(CHECKS)
+        assert_failed(run, ORDER, "neither s3api nor swift3", "add s3api and s3token by hand")
+        assert run.outcome(BUCKETS) == "failed", run.case(BUCKETS)
+        before = lab_exec("storage", f"sha256sum {CONF}").stdout
+        fixed = run_checks(CHECKS, fix=True)
+        case = fixed.case(ORDER)
+        assert case.get("fix_status") == "declined", case
+        assert "no S3 middleware (Swift's s3api is installed)" in case.get("fix_log", ""), case
+        assert fixed.outcome(ORDER) == "failed", case
+        assert lab_exec("storage", f"sha256sum {CONF}").stdout == before, "a declined fix changed the file"
+
+
 def assert_all_storage_checks_pass():
     run = run_checks(CHECKS)
     bad = {n: (o, run.message(n)[:200]) for n, o in run.outcomes().items() if o != "passed"}
     assert run.cases and not bad, f"the restored lab fails storage checks: {bad}\n{run.output[-2000:]}"
 
 
-
-@pytest.mark.covers("S3-2")
+# no covers(...) here: nothing fails in this test (it proves the created-credential path passes and cleans up),
+# and a covers claim is proven only by a check seen failing
 def test_s3_checks_with_credentials_created_for_the_run(lab_up, tmp_path):
     """An inventory without EC2 credentials: the run creates one for the checking user, the S3 checks pass with
     it, and it is gone from Keystone when the run ends (no key is ever printed)."""
