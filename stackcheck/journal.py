@@ -121,24 +121,22 @@ def recover(t: Transport, j: Journal, say) -> list[str]:
             left.append(f["path"])
             say(f"{f['path']}: changed by someone else since (neither its content before nor after the fix): "
                 f"left as it is; the backup is {f['backup'] or 'none (new file)'}")
+    def run(command: str, done: str, what: str) -> None:
+        r = t.run(command)
+        if r.ok:
+            say(f"{done}: {step['description']}")
+        else:
+            left.append(f"{what} of {step['description']}")
+            say(f"could not {what} {step['description']}: {r.reason()}")
+
     for step in reversed(j.steps[:j.done]):
         if step["undo"]:
-            r = t.run(step["undo"])
-            if r.ok:
-                say(f"undone: {step['description']}")
-            else:
-                left.append(f"undo of {step['description']}")
-                say(f"could not undo {step['description']}: {r.reason()}")
+            run(step["undo"], "undone", "undo")
         elif step["do"] is None:
             left.append(f"API step {step['description']}")
             say(f"{step['description']}: an API step cannot be undone from the journal: check it by hand")
     if j.files:  # restarts ran against the new files: run them again so services read the restored ones
         for step in j.steps[:j.done]:
             if step["undo"] is None and step["do"] and "restart" in step["do"]:
-                r = t.run(step["do"])
-                if r.ok:
-                    say(f"re-ran after restore: {step['description']}")
-                else:
-                    left.append(f"re-run of {step['description']}")
-                    say(f"could not re-run {step['description']}: {r.reason()}")
+                run(step["do"], "re-ran after restore", "re-run")
     return left
