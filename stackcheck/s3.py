@@ -77,8 +77,8 @@ def open_s3(lab, cloud_factory) -> S3Access:
         raise MissingExpectation(half, "the inventory gives one half of the EC2 credential; give both, or neither "
                                        "to have one created for this run")
     if conn is None:
-        raise MissingExpectation("cloud.ec2_access", "and no cloud.ec2_secret; without them the S3 checks create an "
-                                 f"EC2 credential for the checking user, which needs the cloud: {no_cloud}")
+        raise MissingExpectation("cloud.ec2_access", "nor cloud.ec2_secret, and creating an EC2 credential for the "
+                                 f"checking user instead needs the cloud: {no_cloud}")
     try:
         cred_id, access, secret = create_ec2_credential(conn)
     except Exception as exc:  # noqa: BLE001 - any refusal: say it, and what to set instead

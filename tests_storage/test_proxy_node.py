@@ -61,9 +61,10 @@ def test_proxy_authenticates_against_keystone(target, transport, lab, evidence):
     problems = []
     for role in ("authtoken", "keystoneauth"):
         if role not in roles:
-            problems.append(f"the pipeline has no {role}")
+            problems.append(f"the pipeline has no {role} (add it by hand, `... authtoken ... keystoneauth ... "
+                            "proxy-server`: the fixer does not add middleware)")
     if "authtoken" in roles and "keystoneauth" in roles and roles.index("authtoken") > roles.index("keystoneauth"):
-        problems.append("authtoken comes after keystoneauth")
+        problems.append("authtoken comes after keystoneauth (reorder the pipeline by hand)")
     auth = conf.options(conf.filter_of_role("authtoken"))
     urls = paste.keystone_urls(auth)
     if "authtoken" in roles and not urls:
@@ -89,7 +90,7 @@ def test_proxy_authenticates_against_keystone(target, transport, lab, evidence):
     if state == "missing":
         problems.append(f"the signing/cache dir {cache_dir} does not exist")
     elif not state.endswith("directory"):
-        problems.append(f"the signing/cache dir {cache_dir} is not a directory ({state})")
+        problems.append(f"the signing/cache dir {cache_dir} is not a directory ({state}): move it away by hand")
     assert not problems, f"{target.name} {lab.get('swift.proxy_conf')}: " + "; ".join(problems)
 
 
