@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import apache
 
 RESTARTED = "/run/stackcheck-apache-restarted"
@@ -14,12 +14,12 @@ RESTARTED = "/run/stackcheck-apache-restarted"
 def switch_to_event_mpm(ctx):
     """Enable the event MPM as the only MPM, validate the configuration (apachectl configtest), restart Apache."""
     wanted = ctx.lab.get("horizon.mpm")
-    state = apache.parse(ctx.run(apache.read_command()).stdout)
+    state = apache.read(ctx.transport)
     if not apache.mpm_problems(state, wanted):
         return
     if state.mod_php and wanted != "prefork":
-        raise RuntimeError(f"mod_php ({', '.join(state.mod_php)}) is enabled and needs the prefork MPM: move PHP to "
-                           f"php-fpm first (HZN-2), then switch the MPM")
+        raise FixDeclined(f"mod_php ({', '.join(state.mod_php)}) is enabled and needs the prefork MPM: move PHP to "
+                          f"php-fpm first (HZN-2), then switch the MPM")
     if state.family == apache.DEBIAN:
         others = [m for m in state.enabled_mpms if m != wanted]
         if others or wanted not in state.enabled_mpms:
@@ -48,7 +48,7 @@ def switch_to_event_mpm(ctx):
         ctx.edit(path, new)
         validate, unit = "apachectl configtest", "httpd"
     else:
-        raise RuntimeError("no Apache configuration found")
+        raise FixDeclined("no Apache configuration found (/etc/apache2 or /etc/httpd): install Apache first")
     # configtest runs before the restart: a broken configuration stops here and everything is rolled back
     ctx.command(validate, description=f"validate: {validate}")
     ctx.command(f"systemctl restart {unit} && touch {RESTARTED}", description=f"restart {unit}")
@@ -57,18 +57,17 @@ def switch_to_event_mpm(ctx):
 @fixer("HZN-2", risk="restart", checks=["test_php_served_through_php_fpm"])
 def serve_php_through_php_fpm(ctx):
     """Move PHP from mod_php to php-fpm (proxy_fcgi + the phpX-fpm handler), validate, restart Apache."""
-    state = apache.parse(ctx.run(apache.read_command()).stdout)
+    state = apache.read(ctx.transport)
     if not apache.php_problems(state):
         return
     if state.family != apache.DEBIAN:
-        raise RuntimeError("only Debian/Ubuntu's a2enmod/a2enconf layout is repaired automatically; on RHEL comment "
-                           "out LoadModule php*_module and use /etc/httpd/conf.d/php.conf's php-fpm handler by hand")
-    versions = [m[len("php"):] for m in state.mod_php] or \
-        [ctx.run("ls /etc/apache2/conf-available/ | sed -n 's/^php\\(.*\\)-fpm.conf$/\\1/p' | head -1").stdout.strip()]
-    version = versions[0]
+        raise FixDeclined("only Debian/Ubuntu's a2enmod/a2enconf layout is repaired automatically; on RHEL comment "
+                          "out LoadModule php*_module and use /etc/httpd/conf.d/php.conf's php-fpm handler by hand")
+    versions = [m[len("php"):] for m in state.mod_php] or _fpm_versions(ctx)
+    version = versions[0] if versions else ""
     if not version or not ctx.run(f"test -f /etc/apache2/conf-available/php{version}-fpm.conf").ok:
-        raise RuntimeError(f"php{version}-fpm is not installed (its Apache handler conf-available/php{version}-fpm.conf "
-                           f"is missing): install php{version}-fpm first (not done automatically)")
+        raise FixDeclined(f"php{version}-fpm is not installed (its Apache handler conf-available/php{version}-fpm.conf "
+                          f"is missing): install php{version}-fpm first (not done automatically)")
     fpm = f"php{version}-fpm"
     mods = " ".join(state.mod_php)
     on = [m for m, have in (("proxy_fcgi", state.proxy_fcgi), ("setenvif", False)) if not have]
@@ -80,3 +79,9 @@ def serve_php_through_php_fpm(ctx):
                 description=f"PHP through php-fpm: {do}")
     ctx.command("apache2ctl configtest", description="validate: apache2ctl configtest")
     ctx.command(f"systemctl restart apache2 && touch {RESTARTED}", description="restart apache2")
+
+
+def _fpm_versions(ctx) -> list[str]:
+    """The PHP versions whose php-fpm handler Apache has available (conf-available/phpX-fpm.conf)."""
+    listing = ctx.run("ls -1 /etc/apache2/conf-available/").output("Apache's available configurations")
+    return [m.group(1) for name in listing.split() if (m := re.fullmatch(r"php(.+)-fpm\.conf", name))]

@@ -4,18 +4,29 @@ import pytest
 import requests
 
 from stackcheck.probes import apache
+from stackcheck.verdicts import CannotCheck, Finding
 
 LOGIN_PATHS = ("/dashboard/auth/login/", "/horizon/auth/login/")  # RDO, Debian/Ubuntu
 
 
 def apache_state(transport, evidence):
-    state = apache.parse(transport.run(apache.read_command()).stdout)
+    state = apache.read(transport)
     evidence["family"] = state.family
     evidence["enabled_mpms"] = ",".join(state.enabled_mpms) or "none"
-    evidence["running_mpm"] = state.running_mpm or "not running"
+    evidence["running_mpm"] = state.running_mpm or ("unknown" if apache.mpm_unknowns(state) else "not running")
     if state.a2query:
         evidence["a2query -M"] = state.a2query
     return state
+
+
+def judge(where: str, problems: list[str], unknowns: list[str], remediation: str | None = None) -> None:
+    """Findings first (what was read and found wrong is certain, even when another part could not be read);
+    else what could not be read is an error; else the check passes."""
+    if problems:
+        also = f" (also could not check: {'; '.join(unknowns)})" if unknowns else ""
+        raise Finding(f"{where}: " + "; ".join(problems) + also, remediation=remediation)
+    if unknowns:
+        raise CannotCheck(f"{where}: " + "; ".join(unknowns))
 
 
 @pytest.mark.requirement("HZN-1")
@@ -23,8 +34,9 @@ def apache_state(transport, evidence):
 @pytest.mark.severity("medium")
 def test_apache_runs_event_mpm_only(target, transport, lab, evidence):
     state = apache_state(transport, evidence)
-    problems = apache.mpm_problems(state, lab.get("horizon.mpm"))
-    assert not problems, f"Apache on {target}: " + "; ".join(problems)
+    wanted = lab.get("horizon.mpm")
+    judge(f"Apache on {target}", apache.mpm_problems(state, wanted), apache.mpm_unknowns(state),
+          apache.mpm_remediation(state, wanted))
 
 
 @pytest.mark.requirement("HZN-2")
@@ -34,15 +46,14 @@ def test_php_served_through_php_fpm(target, transport, evidence):
     state = apache_state(transport, evidence)
     evidence["php"] = ("mod_php " + ",".join(state.mod_php)) if state.mod_php else \
         (f"php-fpm ({','.join(state.fpm_active) or 'not running'})" if state.fpm_handlers else "no PHP handler")
-    problems = apache.php_problems(state)
-    assert not problems, f"Apache on {target}: " + "; ".join(problems)
+    judge(f"Apache on {target}", apache.php_problems(state), apache.php_unknowns(state), apache.php_remediation(state))
 
 
 def _get(url, timeout, **kw):
     try:
         return requests.get(url, timeout=timeout, allow_redirects=False, **kw)
     except requests.RequestException as exc:
-        raise AssertionError(f"{url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") from None
+        raise Finding(f"{url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") from None
 
 
 @pytest.mark.requirement("HZN-3")
