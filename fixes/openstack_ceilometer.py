@@ -3,9 +3,9 @@ that read them) and for log rotation (CEIL-4: a logrotate rule for OpenStack log
 from __future__ import annotations
 
 from fixes.openstack_units import try_restart
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import ceilometer as ceil
-from stackcheck.probes import ini, logs
+from stackcheck.probes import hostconf, ini, logs
 from stackcheck.probes import release as rel
 
 CEILOMETER_UNITS = ("ceilometer-collector ceilometer-api ceilometer-agent-notification ceilometer-alarm-evaluator "
@@ -19,7 +19,7 @@ def _release(ctx) -> str | None:
     declared = ctx.lab.get("ceilometer.release")
     if declared and declared != "auto":
         return declared
-    return rel.release_of("ceilometer", rel.parse_version_output(ctx.run(rel.version_command("ceilometer")).stdout)[1])
+    return hostconf.read(ctx.transport, projects=["ceilometer"]).release("ceilometer")
 
 
 def _wanted_seconds(ctx) -> int:
@@ -31,11 +31,12 @@ def set_metering_ttl(ctx):
     """Set the release's metering (and event) time-to-live to the inventory's maximum, restart Ceilometer."""
     release = _release(ctx)
     if not ceil.storage_in_ceilometer(release):
-        raise RuntimeError(f"{release}: samples are kept by Gnocchi; shorten its archive policies (not automatic)")
+        raise FixDeclined(f"{release} keeps no samples in Ceilometer: their retention is the archive policies of "
+                          f"Gnocchi (or the pipeline's file:// max_bytes); shorten those by hand (not automatic)")
     path = ctx.lab.get("ceilometer.conf")
     text = ctx.read(path)
     if text is None:
-        raise RuntimeError(f"{path} does not exist")
+        raise FixDeclined(f"{path} does not exist: nothing to set the TTL in (stackcheck.ceilometer.conf)")
     seconds = str(_wanted_seconds(ctx))
     changes = {}
     for ttl in ceil.metering_ttls(ini.parse(text), release):
@@ -57,7 +58,7 @@ def stop_alarm_history(ctx):
         ctx.lab.get("ceilometer.aodh_conf")) is not None) else ctx.lab.get("ceilometer.conf")
     text = ctx.read(path)
     if text is None:
-        raise RuntimeError(f"{path} does not exist")
+        raise FixDeclined(f"{path} does not exist: nothing to switch alarm history off in")
     if path == ctx.lab.get("ceilometer.aodh_conf"):
         changes = {("DEFAULT", "record_history"): "False",
                    ("database", "alarm_history_time_to_live"): str(_wanted_seconds(ctx))}
@@ -76,11 +77,13 @@ def stop_alarm_history(ctx):
 @fixer("CEIL-4", risk="config", checks=["test_openstack_logs_rotated"])
 def rotate_openstack_logs(ctx):
     """Add a logrotate rule (daily, 7 kept, compressed, copytruncate) for OpenStack log dirs nobody rotates."""
-    sec = logs.sections(ctx.run(logs.read_command()).stdout)
+    sec = logs.read(ctx.transport)
     if sec.get("logrotate", "").strip() in ("", "missing"):
-        raise RuntimeError("logrotate is not installed (install it: not done automatically)")
+        raise FixDeclined("logrotate is not installed: install it (not done automatically)")
     patterns = logs.logrotate_patterns(sec.get("config", ""))
     dirs = [d for d in sec.get("dirs", "").split() if d]
+    if not dirs:
+        raise FixDeclined("none of the known OpenStack log directories exists here: nothing to add a rule for")
     loose = [d for d in dirs if not logs.covered(f"{d}/example.log", patterns)
              or any(not logs.covered(f, patterns) for f in sec.get("logs", "").split() if f.startswith(d + "/"))]
     if not loose:

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
 
 from stackcheck.probes.ini import IniFile
 from stackcheck.probes.release import at_least, series_index
+from stackcheck.verdicts import CannotCheck
 
 FOREVER = -1
 
@@ -146,3 +150,63 @@ def archive_policy_problems(policies: list[dict], used: set[str] | None, max_sec
             out.append(f"archive policy {policy['name']} keeps data {longest / 86400:g} days, "
                        f"more than the maximum of {max_seconds / 86400:g} days")
     return out
+
+
+# --- Queens and later: where the sample pipeline publishes ----------------------------------------------------
+DEFAULT_PIPELINE = "/etc/ceilometer/pipeline.yaml"
+# without a pipeline file Ceilometer uses its built-in one (ceilometer/pipeline/data/pipeline.yaml): gnocchi://
+BUILTIN_PUBLISHERS = ("gnocchi://",)
+# publishers that hand samples on and keep none in this cloud (notifier: the message bus; the others: elsewhere)
+HANDED_ON = {"notifier", "udp", "tcp", "http", "https", "prometheus", "zaqar", "opentelemetryhttp", "test"}
+
+
+def pipeline_path(conf_path: str, conf: IniFile) -> str:
+    """The sample pipeline file Ceilometer reads: [DEFAULT] pipeline_cfg_file, relative to its config dir."""
+    name = conf.get("DEFAULT", "pipeline_cfg_file") or "pipeline.yaml"
+    if name.startswith("/"):
+        return name
+    return f"{conf_path.rsplit('/', 1)[0] or ''}/{name}" if "/" in conf_path else name
+
+
+def sample_publishers(pipeline_yaml: str) -> list[str]:
+    """The publishers of every sink of a sample pipeline (pipeline.yaml), in order, without repeats."""
+    try:
+        data = yaml.safe_load(pipeline_yaml) or {}
+    except yaml.YAMLError as exc:  # Ceilometer would refuse it too; what it publishes cannot be told
+        raise CannotCheck(f"could not read the sample pipeline: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise CannotCheck("could not read the sample pipeline: not a mapping with sources and sinks")
+    found: list[str] = []
+    for sink in data.get("sinks") or []:
+        for publisher in (sink or {}).get("publishers") or []:
+            if str(publisher) not in found:
+                found.append(str(publisher))
+    return found
+
+
+def publisher_scheme(publisher: str) -> str:
+    return publisher.split("://", 1)[0].strip().lower() if "://" in publisher else publisher.strip().lower()
+
+
+def keeps_samples(publisher: str) -> bool:
+    """False only for the publishers known to hand samples on; an unknown one may keep them."""
+    return publisher_scheme(publisher) not in HANDED_ON
+
+
+def file_publisher_problems(publishers: list[str]) -> list[str]:
+    """file://PATH keeps samples in a file that Ceilometer rotates only with max_bytes > 0 (and backup_count)."""
+    out = []
+    for p in publishers:
+        if publisher_scheme(p) != "file":
+            continue
+        url = urlsplit(p)
+        max_bytes = (parse_qs(url.query).get("max_bytes") or ["0"])[-1]
+        if not max_bytes.isdigit() or int(max_bytes) <= 0:
+            out.append(f"the file publisher {url.path or p} keeps samples without bound (no max_bytes: Ceilometer "
+                       f"never rotates that file)")
+    return out
+
+
+def unjudged_publishers(publishers: list[str]) -> list[str]:
+    """Publishers that may keep samples where this check cannot see how long (neither Gnocchi nor a file)."""
+    return [p for p in publishers if keeps_samples(p) and publisher_scheme(p) not in ("gnocchi", "file")]

@@ -7,6 +7,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from stackcheck.probes import parts
+from stackcheck.transport import Result
+
 OPENSTACK_LOG_DIRS = ("nova", "neutron", "keystone", "ceilometer", "aodh", "gnocchi", "glance", "cinder", "swift",
                       "heat", "horizon", "openstack-dashboard", "octavia", "placement", "panko", "mongodb")
 
@@ -66,29 +69,45 @@ def covered(path: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(path, p) for p in patterns)
 
 
-def read_command(extra_paths=()) -> str:
-    dirs = " ".join(f"/var/log/{d}" for d in OPENSTACK_LOG_DIRS)
-    extra = "".join(f"echo '== df {p}'; df -P {shlex.quote(p)} 2>&1\n" for p in extra_paths)
-    return (f"echo '== df /var/log'; df -P /var/log 2>&1\n{extra}"
-            f"echo '== dirs'; for d in {dirs}; do [ -d $d ] && echo $d; done\n"
-            f"echo '== logs'; for d in {dirs}; do [ -d $d ] && find $d -maxdepth 1 -type f -name '*.log'; done\n"
-            "echo '== logrotate'; command -v logrotate || echo 'missing'\n"
-            "echo '== scheduled'; (systemctl is-enabled logrotate.timer 2>/dev/null | grep -qx enabled && echo timer)"
-            " || ([ -x /etc/cron.daily/logrotate ] && echo cron.daily) || echo none\n"
-            "echo '== config'; cat /etc/logrotate.conf /etc/logrotate.d/* 2>/dev/null\n"
-            "true")
+_DIRS = " ".join(f"/var/log/{d}" for d in OPENSTACK_LOG_DIRS)
+# each part judged by its exit code (stackcheck/probes/parts.py): a log directory this user may not list, or a
+# logrotate rule file it may not read, fails its part instead of looking like "no log files" / "no rule"
+READ_PARTS = {
+    "dirs": f"[ -x /var/log ] || {{ echo 'cannot search /var/log: permission denied' >&2; exit 1; }}; "
+            f"for d in {_DIRS}; do [ -d $d ] && echo $d; done; true",
+    "logs": f"for d in {_DIRS}; do if [ -d $d ]; then find $d -maxdepth 1 -type f -name '*.log' || exit; fi; done",
+    # logrotate lives in /usr/sbin, which a non-root user's PATH often lacks: "not found in PATH" is no fact
+    "logrotate": "PATH=\"$PATH:/usr/sbin:/sbin\" command -v logrotate || echo missing",
+    "scheduled": "(systemctl is-enabled logrotate.timer 2>/dev/null | grep -qx enabled && echo timer)"
+                 " || ([ -x /etc/cron.daily/logrotate ] && echo cron.daily) || echo none",
+    "config": "for f in /etc/logrotate.conf /etc/logrotate.d/*; do [ -e \"$f\" ] || continue; cat \"$f\" || exit; "
+              "echo; done",
+}
+_WHAT = {"dirs": "which OpenStack log directories exist under /var/log",
+         "logs": "the OpenStack log files (find /var/log/<service> -name '*.log')",
+         "logrotate": "whether logrotate is installed", "scheduled": "whether logrotate is scheduled",
+         "config": "the logrotate rules (/etc/logrotate.conf, /etc/logrotate.d/*)"}
 
 
-def sections(text: str) -> dict[str, str]:
-    out: dict[str, list[str]] = {}
-    current = None
-    for line in text.splitlines():
-        if line.startswith("== "):
-            current = line[3:].strip()
-            out[current] = []
-        elif current is not None:
-            out[current].append(line)
-    return {k: "\n".join(v) for k, v in out.items()}
+def read_command() -> str:
+    return parts.command(READ_PARTS)
+
+
+def read(transport) -> dict[str, str]:
+    """name -> output of each part of read_command, every exit code judged (CannotCheck when one failed)."""
+    found = parts.split(transport.run(read_command()).output("the OpenStack logs and logrotate"))
+    return {name: found.get(name, Result(-1, "", "the probe printed nothing")).output(what)
+            for name, what in _WHAT.items()}
+
+
+def no_log_dirs(target) -> str:
+    """CEIL-4's error when none of the known log directories exists: what was looked for, and what to do."""
+    return (f"cannot check: none of the OpenStack log directories /var/log/{{{','.join(OPENSTACK_LOG_DIRS)}}} "
+            f"exists on {target}, so there is nothing this check knows how to judge (kolla keeps its logs in the "
+            f"kolla_logs volume and rotates them in its cron container; a journald-only host keeps them in the "
+            f"journal): find where {target}'s OpenStack services log and check their rotation there, then waive "
+            f"CEIL-4's test_openstack_logs_rotated for {target} with that reason (stackcheck.waivers, hosts: "
+            f"[{target}]), or narrow stackcheck.scope")
 
 
 def rotation_problems(sec: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -104,7 +123,16 @@ def rotation_problems(sec: dict[str, str]) -> tuple[list[str], list[str]]:
         if loose:
             problems.append(f"{d}: no logrotate rule covers {', '.join(sorted(loose)[:3])}")
     if dirs and sec.get("logrotate", "").strip() in ("", "missing"):
-        problems.append("logrotate is not installed")
+        problems.append("logrotate is not installed (not in PATH, /usr/sbin or /sbin)")
     elif dirs and sec.get("scheduled", "").strip() == "none":
         problems.append("logrotate is not scheduled (no enabled logrotate.timer, no /etc/cron.daily/logrotate)")
     return dirs, problems
+
+
+def rotation_remediation(sec: dict[str, str]) -> str | None:
+    """What to do when the paired fixer (which adds logrotate rules) cannot help; None when it can."""
+    if sec.get("logrotate", "").strip() in ("", "missing"):
+        return "install logrotate (apt install logrotate / dnf install logrotate): its package schedules it"
+    if sec.get("scheduled", "").strip() == "none":
+        return "schedule logrotate: systemctl enable --now logrotate.timer (or restore /etc/cron.daily/logrotate)"
+    return None
