@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 
 from fixes.openstack_units import try_restart
-from stackcheck.fixing import fixer
+from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import hostconf, ini, neutron, ovs
 
 
@@ -17,7 +17,7 @@ def _nets(ctx):
 @fixer("NET-1", risk="config", checks=["test_external_bridges_with_their_nics"])
 def add_external_bridges(ctx):
     """Create missing external bridges (same datapath type as br-int), add their NICs and the agent's patch ports."""
-    bridges = ovs.parse(ctx.run(ovs.read_command()).stdout)
+    bridges = ovs.read(ctx.transport)
     dp = bridges["br-int"].datapath_type if "br-int" in bridges else ""
     if "br-int" not in bridges:
         ctx.command("ovs-vsctl --may-exist add-br br-int", undo="ovs-vsctl --if-exists del-br br-int")
@@ -32,7 +32,7 @@ def add_external_bridges(ctx):
                         undo=f"ovs-vsctl set bridge {b} datapath_type={have.datapath_type or 'system'}")
         if have is None or nic not in have.ports:
             if not ctx.run(f"ip link show {shlex.quote(nic)}").ok:
-                raise RuntimeError(f"{nic} does not exist on this host: add the NIC first (not done automatically)")
+                raise FixDeclined(f"{nic} does not exist on this host: add the NIC first (not done automatically)")
             ctx.command(f"ovs-vsctl --may-exist add-port {b} {nic}", undo=f"ovs-vsctl --if-exists del-port {b} {nic}")
         if "br-int" not in bridges or f"int-{b}" not in bridges["br-int"].ports:
             ctx.command(f"ovs-vsctl --may-exist add-port br-int int-{b} -- set interface int-{b} type=patch "
@@ -50,7 +50,7 @@ def empty_l3_external_options(ctx):
     path = ctx.lab.get("neutron.l3_agent_ini")
     text = ctx.read(path)
     if text is None:
-        raise RuntimeError(f"{path} does not exist")
+        raise FixDeclined(f"{path} does not exist: nothing to edit (stackcheck.neutron.l3_agent_ini)")
     new = ini.set_values(text, {("DEFAULT", k): "" for k in neutron.L3_EMPTY})
     ctx.edit(path, new)
     if new != text:
@@ -64,7 +64,7 @@ def map_physnets_to_bridges(ctx):
         else list(neutron.OVS_AGENT_CANDIDATES)
     path, text = hostconf.read(ctx.transport, candidates).first(candidates)
     if path is None:
-        raise RuntimeError(f"no OVS agent config ({' or '.join(candidates)})")
+        raise FixDeclined(f"no OVS agent config ({' or '.join(candidates)}): nothing to edit")
     have = ovs.parse_mappings(ini.parse(text).get("ovs", "bridge_mappings"))
     wanted = {n["physnet"]: n["bridge"] for n in _nets(ctx)}
     # a bridge may serve one physnet only (the agent refuses duplicate bridges): another physnet's claim on a
@@ -84,8 +84,9 @@ def ml2_flat_external_networks(ctx):
     candidates = [ctx.lab.get("neutron.ml2_conf")] if ctx.lab.get("neutron.ml2_conf") else list(neutron.ML2_CANDIDATES)
     path, text = hostconf.read(ctx.transport, candidates).first(candidates)
     if path is None:
-        raise RuntimeError(f"no ML2 config ({' or '.join(candidates)})")
-    path = ctx.run(f"readlink -f {shlex.quote(path)}").stdout.strip() or path  # edit the file, keep the symlink
+        raise FixDeclined(f"no ML2 config ({' or '.join(candidates)}): nothing to edit")
+    # edit the file, keep the symlink (/etc/neutron/plugin.ini -> plugins/ml2/ml2_conf.ini)
+    path = ctx.run(f"readlink -f {shlex.quote(path)}").output(f"where {path} points").strip() or path
     conf = ini.parse(text)
     physnets = [n["physnet"] for n in _nets(ctx)]
     types = conf.get_list("ml2", "type_drivers")

@@ -3,24 +3,32 @@ bridges with their NICs, the agents' configuration for several flat external net
 address, and the networks as the Neutron API sees them."""
 import pytest
 
-from stackcheck.probes import cloudapi, hostconf, ini, neutron, ovs
+from stackcheck.probes import cloudapi, hostconf, ini, neutron, ovs, parts
+from stackcheck.verdicts import CannotCheck, Finding, need
 
 
 def external_networks(lab):
     return lab.get("neutron.external_networks") or []
 
 
+def wanted_networks(lab):
+    """The external networks the inventory declares; none declared is an error naming the key (a check with
+    nothing to look for would pass by having looked at nothing)."""
+    return need(lab, "neutron.external_networks", "the external networks (name, physnet, bridge, nic) to check")
+
+
 @pytest.mark.requirement("NET-1")
 @pytest.mark.role("network")
 @pytest.mark.severity("critical")
 def test_external_bridges_with_their_nics(target, transport, lab, evidence):
-    bridges = ovs.parse(transport.run(ovs.read_command()).stdout)
+    bridges = ovs.read(transport)
     evidence["bridges"] = " ".join(f"{b.name}({b.datapath_type or 'system'}{'' if b.in_datapath else ',no datapath'}:"
                                    f"{','.join(b.ports)})" for b in bridges.values()) or "none"
-    assert bridges, f"no OVS bridge on {target} (is openvswitch-switch running?)"
-    problems = [p for net in external_networks(lab) for p in ovs.external_bridge_problems(bridges, net["bridge"],
+    assert bridges, f"no OVS bridge on {target} (ovs-vsctl list-br lists none)"
+    problems = [p for net in wanted_networks(lab) for p in ovs.external_bridge_problems(bridges, net["bridge"],
                                                                                             net["nic"])]
-    assert not problems, f"{target}: " + "; ".join(problems)
+    if problems:
+        raise Finding(f"{target}: " + "; ".join(problems), remediation=ovs.bridge_remediation(problems))
 
 
 @pytest.mark.requirement("NET-2")
@@ -28,10 +36,13 @@ def test_external_bridges_with_their_nics(target, transport, lab, evidence):
 @pytest.mark.severity("high")
 def test_l3_agent_external_options_empty(target, transport, lab, evidence):
     path = lab.get("neutron.l3_agent_ini")
-    bundle = hostconf.read(transport, [path], ["neutron"], {"known": neutron.KNOWN_L3_OPTIONS})
-    assert bundle.files[path] is not None, f"{path} does not exist on {target}"
+    bundle = hostconf.read(transport, [path], ["neutron"], {"known": parts.part("known", neutron.KNOWN_L3_OPTIONS)})
+    if bundle.files[path] is None:
+        raise CannotCheck(f"cannot check: {path} does not exist on {target}: set stackcheck.neutron.l3_agent_ini "
+                          f"to the file the L3 agent reads")
     conf = ini.parse(bundle.files[path])
-    known = neutron.known_options(bundle.outputs.get("known", ""))
+    known = neutron.known_options(parts.judged(bundle.outputs.get("known", ""), "known",
+                                               "which l3-agent options the installed neutron defines"))
     evidence["neutron"] = bundle.version_text("neutron")
     evidence["options the installed neutron defines"] = (",".join(sorted(known)) or "neither") if known is not None else "unknown"
     for key in neutron.L3_EMPTY:
@@ -47,8 +58,10 @@ def test_bridge_mappings_cover_every_physnet(target, transport, lab, evidence):
     candidates = [lab.get("neutron.ovs_agent_ini")] if lab.get("neutron.ovs_agent_ini") \
         else list(neutron.OVS_AGENT_CANDIDATES)
     path, text = hostconf.read(transport, candidates).first(candidates)
-    assert path is not None, f"no OVS agent config on {target} ({' or '.join(candidates)})"
-    wanted = {n["physnet"]: n["bridge"] for n in external_networks(lab)}
+    if path is None:
+        raise CannotCheck(f"cannot check: no OVS agent config on {target} ({' or '.join(candidates)}): set "
+                          f"stackcheck.neutron.ovs_agent_ini to the file the OVS agent reads")
+    wanted = {n["physnet"]: n["bridge"] for n in wanted_networks(lab)}
     have, problems = neutron.mapping_problems(ini.parse(text), wanted)
     evidence["bridge_mappings"] = f"{path}: {ovs.format_mappings(have) or 'not set'}"
     assert not problems, f"[ovs] bridge_mappings in {path} on {target}: " + "; ".join(problems)
@@ -60,12 +73,14 @@ def test_bridge_mappings_cover_every_physnet(target, transport, lab, evidence):
 def test_ml2_flat_external_networks(target, transport, lab, evidence):
     candidates = [lab.get("neutron.ml2_conf")] if lab.get("neutron.ml2_conf") else list(neutron.ML2_CANDIDATES)
     path, text = hostconf.read(transport, candidates).first(candidates)
-    assert path is not None, f"no ML2 config on {target} ({' or '.join(candidates)})"
+    if path is None:
+        raise CannotCheck(f"cannot check: no ML2 config on {target} ({' or '.join(candidates)}): set "
+                          f"stackcheck.neutron.ml2_conf to the file neutron-server reads")
     conf = ini.parse(text)
     evidence["ml2"] = (f"{path}: type_drivers={conf.get('ml2', 'type_drivers')} "
                        f"flat_networks={conf.get('ml2_type_flat', 'flat_networks')} "
                        f"network_vlan_ranges={conf.get('ml2_type_vlan', 'network_vlan_ranges')}")
-    problems = neutron.ml2_problems(conf, [n["physnet"] for n in external_networks(lab)])
+    problems = neutron.ml2_problems(conf, [n["physnet"] for n in wanted_networks(lab)])
     assert not problems, f"{path} on {target}: " + "; ".join(problems)
 
 
@@ -93,13 +108,10 @@ def test_br_ex_without_address_with_static_route(target, transport, lab, evidenc
 @pytest.mark.role("controller")
 @pytest.mark.severity("high")
 def test_external_networks_in_neutron(cloud, lab, evidence):
-    try:
-        cloudapi.require_service(cloud, "network", "the external networks are Neutron's")
-    except cloudapi.ServiceMissing as exc:
-        pytest.skip(str(exc))
+    cloudapi.require_service(cloud, "network", "the external networks are Neutron's")
     nets = [n.to_dict() for n in cloud.network.networks()]
     subnets = [s.to_dict() for s in cloud.network.subnets()]
     routers = [r.to_dict() for r in cloud.network.routers()]
-    problems = cloudapi.external_network_problems(nets, subnets, routers, external_networks(lab))
+    problems = cloudapi.external_network_problems(nets, subnets, routers, wanted_networks(lab))
     evidence["external networks"] = ",".join(n["name"] for n in nets if n.get("is_router_external")) or "none"
     assert not problems, "; ".join(problems)

@@ -3,14 +3,27 @@ project-wide requirements: external networks (NET-5), the projects' networks and
 instances (OS-5). Pure functions, unit-tested on the APIs' documented responses."""
 from __future__ import annotations
 
+from stackcheck.verdicts import CannotCheck
 
-class ServiceMissing(Exception):
-    """The cloud's catalog has no such service: the check is not applicable there."""
+
+class ServiceMissing(CannotCheck):
+    """The cloud's catalog has no service a check needs to judge its requirement: an error (never "not
+    applicable": a deleted endpoint is exactly how a requirement would otherwise go unchecked). Where the
+    requirement itself demands the service (OS-4: block storage), its absence is a finding instead: see
+    `catalog_lacks`."""
 
 
 def require_service(cloud, service_type: str, what: str) -> None:
+    """ServiceMissing (an error naming what to do) when the catalog has no `service_type`."""
     if not cloud.has_service(service_type):
-        raise ServiceMissing(f"not applicable: the cloud's catalog has no {service_type} service ({what})")
+        raise ServiceMissing(f"cannot check: the cloud's catalog has no {service_type} service ({what}): register "
+                             f"its endpoint in Keystone (openstack endpoint list --service {service_type}), point "
+                             f"stackcheck.cloud.name at a cloud whose catalog has it, or narrow stackcheck.scope")
+
+
+def catalog_lacks(cloud, service_type: str) -> bool:
+    """True when the catalog has no `service_type` (for requirements whose subject IS that service)."""
+    return not cloud.has_service(service_type)
 
 
 def _by_name(items, name):

@@ -13,12 +13,16 @@ OVS_AGENT_CANDIDATES = ("/etc/neutron/plugins/ml2/openvswitch_agent.ini",       
 ML2_CANDIDATES = ("/etc/neutron/plugin.ini", "/etc/neutron/plugins/ml2/ml2_conf.ini")
 
 # which l3-agent options the INSTALLED neutron still defines (they were dropped in later releases): grep its
-# option definitions instead of trusting a release table; prints "neutron-source" and the names it defines
+# option definitions instead of trusting a release table; prints "neutron-source" and the names it defines. No
+# neutron importable: "unknown" (the check is then conservative); a grep that could not read the source fails
+# (rc 2), since a partial read would make a defined option look dropped
 KNOWN_L3_OPTIONS = (
     "d=$(/usr/bin/python3 -c 'import neutron, os; print(os.path.dirname(neutron.__file__))' 2>/dev/null)"
-    " && [ -d \"$d/conf\" ] && echo neutron-source"
-    " && grep -rhoE \"'(gateway_external_network_id|external_network_bridge)'\" $d/conf $d/agent/l3 2>/dev/null"
-    " | tr -d \"'\" | sort -u")
+    " && [ -d \"$d/conf\" ] || { echo no-neutron-source; exit 0; }\n"
+    "echo neutron-source\n"
+    "found=$(grep -rhoE \"'(gateway_external_network_id|external_network_bridge)'\" "
+    "$(for s in $d/conf $d/agent/l3; do [ -d $s ] && echo $s; done)); rc=$?; [ $rc -le 1 ] || exit $rc\n"
+    "printf '%s\\n' \"$found\" | tr -d \"'\" | sort -u")
 
 
 def known_options(output: str) -> set[str] | None:

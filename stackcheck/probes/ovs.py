@@ -6,18 +6,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stackcheck.probes import parts
+from stackcheck.transport import Result
+from stackcheck.verdicts import Finding
+
+
+# one line per bridge and per port; the error text goes last on its line because it contains spaces. Every
+# ovs-vsctl call is judged: the first that fails ends the part with its exit code (a non-root user gets
+# "database connection failed (Permission denied)", which must not read as "no bridge")
+_BRIDGES = r"""bridges=$(ovs-vsctl list-br) || exit
+for b in $bridges; do
+  dp=$(ovs-vsctl get bridge $b datapath_type) || exit
+  echo "bridge $b $dp"
+  ports=$(ovs-vsctl list-ports $b) || exit
+  for p in $ports; do
+    t=$(ovs-vsctl --if-exists get interface $p type) || exit
+    o=$(ovs-vsctl --if-exists get interface $p ofport) || exit
+    e=$(ovs-vsctl --if-exists get interface $p error) || exit
+    peer=$(ovs-vsctl --if-exists get interface $p options:peer 2>/dev/null) || peer=""
+    echo "port $b $p type=$t ofport=$o peer=$peer error=$e"
+  done
+done"""
+READ_PARTS = {"bridges": _BRIDGES, "dpif": "ovs-appctl dpif/show"}
+
 
 def read_command() -> str:
-    # one line per bridge and per port; the error text goes last on its line because it contains spaces
-    return r"""
-for b in $(ovs-vsctl list-br); do
-  echo "bridge $b $(ovs-vsctl get bridge $b datapath_type)"
-  for p in $(ovs-vsctl list-ports $b); do
-    echo "port $b $p type=$(ovs-vsctl --if-exists get interface $p type) ofport=$(ovs-vsctl --if-exists get interface $p ofport) peer=$(ovs-vsctl --if-exists get interface $p options:peer 2>/dev/null) error=$(ovs-vsctl --if-exists get interface $p error)"
-  done
-done
-echo "== dpif"; ovs-appctl dpif/show 2>&1
-"""
+    return parts.command(READ_PARTS)
+
+
+def read(transport) -> dict[str, Bridge]:
+    """The bridges as OVS really runs them. A daemon that is not running (its socket or pid file absent) is a
+    finding; any other failure (permission denied, a missing command) is CannotCheck."""
+    found = parts.split(transport.run(read_command()).output("Open vSwitch's bridges"))
+    text = []
+    for name, daemon, what in (("bridges", "ovsdb-server", "the OVS database (ovs-vsctl)"),
+                               ("dpif", "ovs-vswitchd", "the OVS datapaths (ovs-appctl dpif/show)")):
+        result = found.get(name) or Result(-1, "", "the probe printed nothing")
+        if result.rc not in (0, -1) and _daemon_absent(result.stderr):
+            raise Finding(f"{daemon} is not running ({result.reason()}): start openvswitch-switch")
+        text.append(("" if name == "bridges" else "== dpif\n") + result.output(what))
+    return parse("".join(text))
+
+
+def _daemon_absent(stderr: str) -> bool:
+    """The daemon's socket or pid file does not exist: it is not running (not "cannot tell")."""
+    low = stderr.lower()
+    return "no such file or directory" in low and ("db.sock" in low or "pidfile" in low or ".pid" in low)
 
 
 @dataclass
@@ -95,6 +129,15 @@ def external_bridge_problems(bridges: dict[str, Bridge], bridge: str, nic: str,
     elif patch not in integ.ports:
         out.append(f"{integration} has no port {patch} (ports: {', '.join(sorted(integ.ports)) or 'none'})")
     return out
+
+
+def bridge_remediation(problems: list[str]) -> str | None:
+    """What to do when NET-1's fixer cannot help (None: it can). It creates bridges and adds existing NICs, so a
+    NIC that does not exist, or a port with an error, needs a hand."""
+    if any("does not work" in p for p in problems):
+        return ("see the port's error (ovs-vsctl get interface NIC error): make the NIC exist and come up, then "
+                "pytest --fix adds what is still missing")
+    return None
 
 
 def parse_mappings(text: str | None) -> dict[str, str]:
