@@ -8,7 +8,7 @@ import shlex
 from fixes import firewall
 from fixes.openstack_units import try_restart
 from stackcheck.fixing import FixDeclined, fixer
-from stackcheck.probes import ini, spice
+from stackcheck.probes import hostconf, ini, parts, spice
 from stackcheck.probes.spice import PERSISTED_RULES, proxy_unit
 from stackcheck.probes import iptables as ipt
 from stackcheck.probes import release as rel
@@ -20,7 +20,7 @@ def _nova(ctx):
     path = ctx.lab.get("spice.nova_conf")
     text = ctx.read(path)
     if text is None:
-        raise RuntimeError(f"{path} does not exist: install and configure Nova first")
+        raise FixDeclined(f"{path} does not exist: install and configure Nova first (stackcheck.spice.nova_conf)")
     return path, text
 
 
@@ -38,8 +38,7 @@ def _restart_nova(ctx, description):
 def enable_spice_disable_vnc(ctx):
     """Switch SPICE and its agent on and VNC off (Kilo's and today's option) in nova.conf, restart Nova here."""
     path, text = _nova(ctx)
-    version = ctx.run(rel.version_command("nova")).stdout
-    release = rel.release_of("nova", rel.parse_version_output(version)[1])
+    release = hostconf.read(ctx.transport, projects=["nova"]).release("nova")
     changes = {("spice", "enabled"): "true", ("spice", "agent_enabled"): "true",
                ("vnc", "enabled"): "false", ("DEFAULT", "vnc_enabled"): "False"}
     keymap = ctx.lab.get("spice.keymap")
@@ -144,15 +143,16 @@ def enable_and_start_spice_proxy(ctx):
     """Enable the SPICE proxy at boot and (re)start it, then wait until it listens."""
     unit = proxy_unit(ctx.transport, ctx.lab)
     if unit is None:
-        raise RuntimeError("no SPICE proxy unit is installed: install nova-consoleproxy / "
-                           "openstack-nova-spicehtml5proxy (not done automatically)")
+        raise FixDeclined("no SPICE proxy unit is installed: install nova-consoleproxy / "
+                          "openstack-nova-spicehtml5proxy (not done automatically)")
     port = ctx.lab.get("spice.proxy_port")
-    state = ctx.run(f"systemctl is-enabled {unit}; systemctl is-active {unit}; "
-                    f"ss -Hltn 'sport = :{port}' | wc -l").stdout.split()
-    enabled, active, listening = (state + ["", "", "0"])[:3]
+    found = parts.split(ctx.run(spice.service_command(unit, port)).output(f"the state of {unit}"))
+    enabled, active, listening = spice.service_state(found, unit)
+    if enabled == "masked":
+        raise FixDeclined(f"{unit} is masked: someone switched it off on purpose; unmask it by hand if it should run")
     if enabled != "enabled":
         ctx.command(f"systemctl enable {shlex.quote(unit)}", undo=f"systemctl disable {shlex.quote(unit)}")
-    if active != "active" or listening == "0":
+    if active != "active" or not listening:
         undo = None if active == "active" else f"systemctl stop {shlex.quote(unit)}"
         ctx.command(f"systemctl restart {shlex.quote(unit)}", undo=undo)
         ctx.command(_wait_listening(port), description=f"wait until TCP {port} listens (10 s at most)")

@@ -3,9 +3,9 @@ node proxies, the compute node serves, nova.conf on both says so, the firewall l
 import pytest
 import requests
 
-from stackcheck.probes import hostconf, ini, spice
+from stackcheck.probes import hostconf, ini, parts, spice
 from stackcheck.probes import iptables as ipt
-from stackcheck.verdicts import CannotCheck
+from stackcheck.verdicts import CannotCheck, Finding
 
 PROXY_UNITS, PERSISTED_RULES, proxy_unit = spice.PROXY_UNITS, spice.PERSISTED_RULES, spice.proxy_unit
 
@@ -13,8 +13,9 @@ PROXY_UNITS, PERSISTED_RULES, proxy_unit = spice.PROXY_UNITS, spice.PERSISTED_RU
 def nova_conf(transport, lab, evidence, extra=None):
     path = lab.get("spice.nova_conf")
     bundle = hostconf.read(transport, [path], ["nova"], extra)
-    text = bundle.files[path]
-    assert text is not None, f"{path} does not exist"
+    text = bundle.files[path]  # CannotCheck when it exists but cannot be read (/etc/nova is nova's, mode 750)
+    if text is None:
+        raise CannotCheck(f"cannot check: {path} does not exist: set stackcheck.spice.nova_conf to the file Nova reads")
     release = bundle.release("nova")
     evidence["nova"] = f"{bundle.version_text('nova')} ({release or 'release unknown'})"
     if extra:
@@ -26,14 +27,12 @@ def nova_conf(transport, lab, evidence, extra=None):
 @pytest.mark.role("controller", "compute")
 @pytest.mark.severity("medium")
 def test_spice_enabled_and_vnc_off(target, transport, lab, evidence):
-    novnc = " ".join(spice.NOVNC_UNITS)
-    conf, release, out = nova_conf(transport, lab, evidence,
-                                   {"novnc": f"for u in {novnc}; do systemctl is-active --quiet $u && echo $u; done; true"})
+    conf, release, out = nova_conf(transport, lab, evidence, {"novnc": parts.part("novnc", spice.NOVNC_COMMAND)})
     evidence["vnc"] = spice.vnc_state(conf, release)[1]
     evidence["spice"] = (f"enabled={conf.get('spice', 'enabled')} agent_enabled={conf.get('spice', 'agent_enabled')}"
                          f" keymap={conf.get('spice', 'keymap')}")
     problems = spice.spice_problems(conf, release, lab.get("spice.keymap"))
-    running = out.get("novnc", "").split()
+    running = parts.judged(out.get("novnc", ""), "novnc", "whether the noVNC proxy runs (systemctl is-active)").split()
     evidence["novnc proxy"] = ",".join(running) or "not running"
     if running:
         problems.append(f"the noVNC proxy runs ({', '.join(running)}; expected stopped and disabled)")
@@ -56,7 +55,7 @@ def test_spice_proxy_binds_all_and_base_url_answers(target, transport, lab, evid
         r = requests.get(url, timeout=lab.get("connect_timeout"))
         evidence["base_url_status"] = r.status_code
     except requests.RequestException as exc:
-        raise AssertionError(f"html5proxy_base_url {url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") \
+        raise Finding(f"html5proxy_base_url {url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") \
             from None
     assert r.status_code == 200, f"html5proxy_base_url {url} answered HTTP {r.status_code} (expected 200)"
 
@@ -113,30 +112,32 @@ def _judge_spice_port(verdict: ipt.PortVerdict, where: str, consequence: str = "
 def test_spice_proxy_service_enabled_running_listening(target, transport, lab, evidence):
     port = lab.get("spice.proxy_port")
     unit = proxy_unit(transport, lab)
-    assert unit, f"{target} has no SPICE proxy unit ({' or '.join(PROXY_UNITS)}): install the proxy package"
-    r = transport.run(f"systemctl is-enabled {unit}; systemctl is-active {unit}; "
-                      f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}'")
-    lines = r.stdout.split("\n")
-    enabled, active = (lines + ["", ""])[0].strip(), (lines + ["", ""])[1].strip()
-    listening = [l.strip() for l in lines[2:] if l.strip()]
+    if unit is None:
+        raise Finding(f"{target} has no SPICE proxy unit ({' or '.join(PROXY_UNITS)})",
+                      remediation="install the SPICE proxy (Debian: nova-consoleproxy; RDO: "
+                                  "openstack-nova-spicehtml5proxy), then pytest --fix enables and starts it")
+    found = parts.split(transport.run(spice.service_command(unit, port)).output(f"the state of {unit}"))
+    enabled, active, listening = spice.service_state(found, unit)
     evidence.update(unit=unit, enabled=enabled, active=active, listening=",".join(listening) or "nothing")
     problems = []
     if enabled != "enabled":
-        problems.append(f"{unit} is {enabled or 'unknown'} at boot (expected enabled)")
+        problems.append(f"{unit} is {enabled} at boot (expected enabled)")
     if active != "active":
-        problems.append(f"{unit} is {active or 'unknown'} (expected active)")
+        problems.append(f"{unit} is {active} (expected active)")
     if not listening:
         problems.append(f"nothing listens on TCP {port}")
-    assert not problems, f"{target}: " + "; ".join(problems)
+    if problems:
+        raise Finding(f"{target}: " + "; ".join(problems),
+                      remediation=f"{unit} is masked (switched off on purpose): systemctl unmask {unit} if it should "
+                                  f"run, then pytest --fix" if enabled == "masked" else None)
 
 
 @pytest.mark.requirement("SPC-5")
 @pytest.mark.role("controller", "compute")
 @pytest.mark.severity("low")
 def test_spice_html5_installed(target, transport, evidence):
-    r = transport.run("dpkg-query -W -f='${Status} ${Version}' spice-html5 2>/dev/null || "
-                      "rpm -q --qf '%{VERSION}' spice-html5 2>/dev/null")
-    evidence["spice-html5"] = r.stdout.strip() or "not installed"
-    installed = r.ok and ("install ok installed" in r.stdout or (r.stdout.strip() and "not installed" not in r.stdout
-                                                                   and "deinstall" not in r.stdout))
-    assert installed, f"spice-html5 is not installed on {target} ({r.stdout.strip() or 'no package'})"
+    installed, read = spice.package_state(transport.run(spice.PACKAGE_COMMAND))
+    evidence["spice-html5"] = read or "not installed"
+    if not installed:
+        raise Finding(f"spice-html5 is not installed on {target} ({read})",
+                      remediation="install spice-html5 (apt install spice-html5 / dnf install spice-html5)")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from stackcheck.probes import parts
 from stackcheck.probes.ini import IniFile
 from stackcheck.probes.release import at_least
+from stackcheck.verdicts import CannotCheck
 
 ALL_ADDRESSES = ("0.0.0.0", "::", "")
 PROXY_UNITS = ("nova-spicehtml5proxy", "openstack-nova-spicehtml5proxy")  # Debian/Ubuntu, RDO
@@ -21,13 +23,68 @@ PERSISTED_RULES = ("/etc/sysconfig/iptables", "/etc/iptables/rules.v4")  # RHEL,
 
 
 def proxy_unit(transport, lab) -> str | None:
-    """The SPICE proxy's systemd unit: the inventory's spice.proxy_service, else whichever is installed."""
+    """The SPICE proxy's systemd unit: the inventory's spice.proxy_service, else whichever is installed (None:
+    none is; exit code 1 of list-unit-files is "no unit matched", anything else CannotCheck)."""
     if lab.get("spice.proxy_service"):
         return lab.get("spice.proxy_service")
     names = " ".join(f"{u}.service" for u in PROXY_UNITS)
-    r = transport.run(f"systemctl list-unit-files --no-legend {names} 2>/dev/null | awk '{{print $1}}'")
-    found = [line.removesuffix(".service") for line in r.stdout.split()]
+    listing = transport.run(f"systemctl list-unit-files --no-legend {names}").output(
+        "the SPICE proxy's unit files (systemctl list-unit-files)", ok=(0, 1))
+    found = [line.split()[0].removesuffix(".service") for line in listing.splitlines() if line.strip()]
     return next((u for u in PROXY_UNITS if u in found), None)
+
+
+# systemctl's words for a unit's boot and run state: any other answer is an error message, not a state
+UNIT_FILE_STATES = {"enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "masked", "masked-runtime",
+                    "static", "indirect", "disabled", "generated", "transient", "bad", "not-found"}
+ACTIVE_STATES = {"active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance",
+                 "refreshing"}
+RUNNING = {"active", "reloading", "activating", "refreshing"}
+NOVNC_COMMAND = (f"for u in {' '.join(NOVNC_UNITS)}; do s=$(systemctl is-active $u 2>&1); case \"$s\" in "
+                 f"{'|'.join(sorted(RUNNING))}) echo $u;; {'|'.join(sorted(ACTIVE_STATES - RUNNING))}|unknown) ;; "
+                 "*) echo \"$u: $s\" >&2; exit 1;; esac; done")
+
+
+def service_command(unit: str, port: int) -> str:
+    """SPC-5's reads, each judged: boot state, run state, what listens on the port."""
+    return parts.command({"enabled": f"systemctl is-enabled {unit}", "active": f"systemctl is-active {unit}",
+                          "listening": f"ss -Hltn 'sport = :{port}'"})
+
+
+def service_state(found: dict, unit: str) -> tuple[str, str, list[str]]:
+    """(boot state, run state, listening addresses) from service_command's judged parts; CannotCheck when
+    systemctl answered something that is not a state (no systemd, a bus it may not reach) or ss failed."""
+    words = {}
+    for name, known in (("enabled", UNIT_FILE_STATES), ("active", ACTIVE_STATES | {"unknown"})):
+        result = found[name]
+        text = result.output(f"systemctl is-{name} {unit}", ok=tuple(range(0, 5))).strip()
+        word = text.splitlines()[-1].strip() if text else ""
+        if word not in known:
+            raise CannotCheck(f"could not read whether {unit} is {name}: {result.reason()}")
+        words[name] = word
+    listening = [line.split()[3] for line in found["listening"].output("the listening sockets (ss -ltn)").splitlines()
+                 if len(line.split()) >= 4]
+    return words["enabled"], words["active"], listening
+
+
+def package_state(result) -> tuple[bool, str]:
+    """(installed, what was read) from PACKAGE_COMMAND's result. dpkg: "install ok installed 0.3.0-2" is
+    installed, any other status (deinstall, half-configured ...) or "no packages found matching" is not; rpm:
+    a version, or "package ... is not installed". Anything else (a missing tool, an error) is CannotCheck."""
+    out = (result.output("the spice-html5 package's state", ok=(0, 1)) + result.stderr).strip()
+    dpkg_status = re.match(r"^(install|deinstall|purge|hold|unknown) (ok|reinstreq) (\S+)", out)
+    if result.rc == 0 and dpkg_status:
+        return dpkg_status.group(1) in ("install", "hold") and dpkg_status.group(3) == "installed", out
+    if result.rc == 0 and re.fullmatch(r"\d[\w.+~:-]*", out):
+        return True, out  # rpm: the version
+    if result.rc == 1 and ("no packages found matching" in out or "is not installed" in out):
+        return False, out
+    raise CannotCheck(f"could not read whether spice-html5 is installed: {result.reason()} ({out[:160]!r})")
+
+
+PACKAGE_COMMAND = ("if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Status} ${Version}' spice-html5; "
+                   "elif command -v rpm >/dev/null; then rpm -q --qf '%{VERSION}' spice-html5; "
+                   "else echo 'neither dpkg-query nor rpm found' >&2; exit 127; fi")
 
 
 def substitute(ini: IniFile, value: str | None) -> str | None:
