@@ -97,7 +97,7 @@ def test_spice_proxy_stopped_and_disabled_fixed(lab_up):
         assert_outcomes(run_checks(f"{SPICE}::{url}", fix=True), {url: "fixed"})
 
 
-@pytest.mark.covers("HZN-1", "HZN-3")
+@pytest.mark.covers("HZN-1")
 def test_prefork_mpm_switched_back_to_event(lab_up):
     mpm, login = "test_apache_runs_event_mpm_only[controller]", "test_login_page_answers_also_after_session_expiry[controller]"
     restore = "a2dismod -q mpm_prefork mpm_worker; a2enmod -q mpm_event; rm -f /etc/apache2/conf-enabled/zz-broken.conf;" \
@@ -121,6 +121,19 @@ def test_prefork_mpm_switched_back_to_event(lab_up):
         fixed = run_checks(f"{HORIZON}::{mpm}", fix=True)
         assert_outcomes(fixed, {mpm: "fixed"})
         assert_passes(run_checks(HORIZON), [mpm, login, "test_php_served_through_php_fpm[controller]"])
+
+
+@pytest.mark.covers("HZN-3")
+def test_dashboard_down_is_found(lab_up):
+    login, mpm = "test_login_page_answers_also_after_session_expiry[controller]", "test_apache_runs_event_mpm_only[controller]"
+    # Apache stopped (a failed restart after an upgrade): the login page does not answer, and HZN-1 says the
+    # server is not running: a finding read from systemd's MainPID, not a guess
+    with fault("controller", inject="systemctl stop apache2", restore="systemctl start apache2"):
+        broken = run_checks(f"{HORIZON}::{login}", f"{HORIZON}::{mpm}")
+        assert_outcomes(broken, {login: "failed", mpm: "failed"})
+        assert "does not answer" in broken.message(login)
+        assert "Apache is not running" in broken.message(mpm)
+    assert_passes(run_checks(f"{HORIZON}::{login}", f"{HORIZON}::{mpm}"), [login, mpm])
 
 
 @pytest.mark.covers("CEIL-1", "CEIL-2", "CEIL-4")
@@ -161,9 +174,12 @@ def test_mod_php_moved_to_php_fpm_then_event_mpm(lab_up):
         broken = run_checks(f"{HORIZON}::{mpm}", f"{HORIZON}::{php}")
         assert_outcomes(broken, {mpm: "failed", php: "failed"})
         assert "PHP is served by mod_php (php8.2), which needs the prefork MPM" in broken.message(php)
-        # one --fix: the MPM fixer refuses while mod_php is there, the PHP fixer moves PHP to php-fpm
+        # one --fix: the MPM fixer declines while mod_php is there (nothing safe to do, and it says why), the PHP
+        # fixer moves PHP to php-fpm; the finding's remediation says the same order
+        assert "move PHP from mod_php (php8.2) to php-fpm first" in broken.case(mpm)["remediation"]
         first = run_checks(f"{HORIZON}::{mpm}", f"{HORIZON}::{php}", fix=True)
-        assert_outcomes(first, {mpm: "fix-failed", php: "fixed"})
+        assert_outcomes(first, {mpm: "failed", php: "fixed"})
+        assert first.case(mpm)["fix_status"] == "declined"
         assert "move PHP to php-fpm first" in first.case(mpm)["fix_log"]
         # the second --fix switches the MPM; PHP pages still run (through php-fpm) and Horizon answers
         second = run_checks(f"{HORIZON}::{mpm}", f"{HORIZON}::{php}", fix=True)

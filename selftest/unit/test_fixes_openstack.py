@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from fixes import openstack_ceilometer, openstack_neutron, openstack_spice
-from stackcheck.fixing import FixContext
+from stackcheck.fixing import FixContext, FixDeclined
 from stackcheck.inventory import load
 from stackcheck.probes import ceilometer as ceil
 from stackcheck.probes import ini, neutron, ovs, spice
@@ -91,7 +91,23 @@ def test_ttl_fixer_writes_the_release_option(tmp_path, release, option):
     assert all(t.problem(7 * 86400) is None for t in ceil.metering_ttls(new, release))
 
 
-def test_ttl_fixer_refuses_for_gnocchi_releases(tmp_path):
+def test_ttl_fixer_declines_for_gnocchi_releases(tmp_path):
     lab = lab_with(tmp_path, ceilometer={"release": "zed"})
-    with pytest.raises(RuntimeError, match="Gnocchi"):
+    with pytest.raises(FixDeclined, match="Gnocchi"):
         plan(openstack_ceilometer.set_metering_ttl, lab)
+
+
+@pytest.mark.parametrize("fixer,section", [
+    (openstack_ceilometer.set_metering_ttl, {"ceilometer": {"release": "kilo"}}),
+    (openstack_ceilometer.stop_alarm_history, {"ceilometer": {"release": "kilo"}}),
+    (openstack_spice.enable_spice_disable_vnc, {}),
+    (openstack_neutron.empty_l3_external_options, {}),
+])
+def test_fixers_decline_when_the_file_is_missing(tmp_path, fixer, section):
+    # a missing file is nothing safe to edit: declined with the reason, never a crash or an invented file
+    for key, values in section.items():
+        values.update({"conf": str(tmp_path / "none.conf"), "aodh_conf": str(tmp_path / "none2.conf")})
+    section.setdefault("spice", {"nova_conf": str(tmp_path / "none.conf")})
+    section.setdefault("neutron", {"l3_agent_ini": str(tmp_path / "none.ini")})
+    with pytest.raises(FixDeclined, match="does not exist"):
+        plan(fixer, lab_with(tmp_path, **section))
