@@ -39,21 +39,22 @@ def error_text(exc: BaseException) -> str:
     return str(args[-1]) if args else str(exc)
 
 
-def sql_error(exc: BaseException, what: str, node: str = "") -> CannotCheck:
-    """What a failed read means, as the error of the check (what could not be read, why, what to do)."""
+def sql_error(exc: BaseException, what: str, node: str = "", verb: str = "read") -> CannotCheck:
+    """What a failed read (or write: verb) means, as the error of the check (what could not be done, why, what
+    to do)."""
     code, text = error_code(exc), error_text(exc)
     where = f" on {node}" if node else ""
     if code in GRANT_ERRORS:
-        return MissingGrant(f"could not read {what}{where}: the DB user lacks {GRANT_ERRORS[code]} it needs "
+        return MissingGrant(f"could not {verb} {what}{where}: the DB user lacks {GRANT_ERRORS[code]} it needs "
                             f"(error {code}: {text}): grant it to the account of stackcheck.db.user, or set "
                             "stackcheck.db.user to an account that has it")
     if code == NOT_READY:
-        return NodeNotReady(f"could not read {what}{where}: the node refuses queries (error {code}: {text}): it is "
+        return NodeNotReady(f"could not {verb} {what}{where}: the node refuses queries (error {code}: {text}): it is "
                             "not Primary or not ready (wsrep_ready=OFF); its state is DBK-2's finding")
     if code in CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
-        return HostUnreachable(f"unreachable: {node or 'the DB node'}: the SQL connection failed while reading "
-                               f"{what} (error {code}: {text})")
-    return CannotCheck(f"could not read {what}{where}: SQL error {code}: {text}")
+        return HostUnreachable(f"unreachable: {node or 'the DB node'}: the SQL connection failed "
+                               f"({verb} {what}): error {code}: {text}")
+    return CannotCheck(f"could not {verb} {what}{where}: SQL error {code}: {text}")
 
 
 class Database:
@@ -63,18 +64,18 @@ class Database:
         self._connect = connect
         self.name = name
 
-    def query(self, sql: str, args: Any = None, what: str | None = None) -> list[tuple]:
+    def query(self, sql: str, args: Any = None, what: str | None = None, verb: str = "read") -> list[tuple]:
         """The rows of `sql`; CannotCheck (see sql_error) when the server refuses or fails it."""
         try:
             with self._connect().cursor() as cur:
                 cur.execute(sql, args)
                 return list(cur.fetchall())
         except pymysql.MySQLError as exc:
-            raise sql_error(exc, what or f"`{' '.join(sql.split())[:120]}`", self.name) from None
+            raise sql_error(exc, what or f"`{' '.join(sql.split())[:120]}`", self.name, verb) from None
 
     def execute(self, sql: str, args: Any = None, what: str | None = None) -> None:
         """A statement (SET GLOBAL, CREATE ...), with the same error meaning as `query`."""
-        self.query(sql, args, what)
+        self.query(sql, args, what, verb="write")
 
     def scalar(self, sql: str, args: Any = None, what: str | None = None) -> Any:
         rows = self.query(sql, args, what)
