@@ -138,7 +138,7 @@ def install_arp_filters(ctx):
     if not ctx.run("command -v arptables").ok:
         raise FixRefused("arptables is not installed on this host")
     running_ok = not hostnet.arp_wrong(facts, facts.arp, nic, allowed)
-    before = ctx.run("arptables-save").stdout
+    before = ctx.run("arptables-save").output("the running ARP rules (`arptables-save`, kept for the undo)")
     live = ["arptables -N public-arp-in 2>/dev/null || true", "arptables -N public-arp-out 2>/dev/null || true",
             "arptables -F public-arp-in", "arptables -F public-arp-out"]
     live += [f"arptables {r}" for r in rules]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shlex
 
-from stackcheck.fixing import FixRefused, fixer
+from stackcheck.fixing import FixDeclined, FixRefused, fixer
 from stackcheck.probes import hostnet, services
 from stackcheck.probes import iptables as ipt
+from stackcheck.verdicts import CannotCheck
 
 
 def _nm_would_cut_ssh(ctx, facts) -> str | None:
@@ -19,15 +20,19 @@ def _nm_would_cut_ssh(ctx, facts) -> str | None:
     if pkt is None or not pkt.iif:
         return None
     dev = pkt.iif
-    managed = ctx.run("nmcli -t -f DEVICE,STATE device status 2>/dev/null").stdout
+    managed = ctx.run("nmcli -t -f DEVICE,STATE device status").output(
+        "the devices NetworkManager manages (`nmcli device status`)")
     if not any(l.split(":")[0] == dev and "connected" in l and "disconnected" not in l for l in managed.splitlines()):
         return None
     q = shlex.quote(dev)
-    other = ctx.run(f"grep -ls -E '(^|[[:space:]])DEVICE=\"?{q}\"?|iface {q} |^Name={q}$' "
+    # grep: 0 a file names it, 1 none does, 2 a candidate is missing (the globs) or could not be read
+    other = ctx.run(f"grep -l -E '(^|[[:space:]])DEVICE=\"?{q}\"?|iface {q} |^Name={q}$' "
                     "/etc/sysconfig/network-scripts/ifcfg-* /etc/network/interfaces /etc/network/interfaces.d/* "
-                    "/etc/systemd/network/*.network 2>/dev/null")
-    if other.stdout.strip():
+                    "/etc/systemd/network/*.network")
+    if other.output("the network configuration files that could name " + dev, ok=(0, 1, 2)).strip():
         return None
+    if other.rc == 2 and "permission denied" in other.stderr.lower():
+        raise CannotCheck(f"could not read the network configuration that could name {dev}: {other.reason()}")
     return f"NetworkManager manages {dev}, the interface of this SSH session, and no other network configuration names it"
 
 
@@ -53,8 +58,8 @@ def prepare_host_services(ctx):
         ctx.command(f"systemctl enable {net[0].name}.service", undo=f"systemctl disable {net[0].name}.service")
     fw = [units[n] for n in services.IPTABLES_SERVICES if n in units and units[n].exists]
     if not fw:
-        ctx.note("no iptables service is installed (iptables-services on RHEL, iptables-persistent on Debian)")
-        return
+        raise FixDeclined("no iptables service is installed: install iptables-services (RHEL) or "
+                          "iptables-persistent (Debian), then run the fix again")
     if any(u.is_enabled and u.running for u in fw):
         return
     unit = fw[0]
@@ -70,6 +75,6 @@ def prepare_host_services(ctx):
         ctx.command(f"systemctl enable {unit.name}.service", undo=f"systemctl disable {unit.name}.service")
     if not unit.running:
         ctx.command(f"systemctl restart {unit.name}.service", undo=f"systemctl stop {unit.name}.service")
-        if ctx.run("systemctl is-active -q libvirtd.service").ok:
+        if ctx.run("systemctl is-active -q libvirtd.service").ok:  # inactive or unknown: nothing to re-add
             ctx.command("systemctl restart libvirtd.service",
                         description="systemctl restart libvirtd.service (re-adds libvirt's firewall rules)")

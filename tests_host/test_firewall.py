@@ -42,7 +42,7 @@ def test_public_nic_drops_what_is_not_for_the_floating_or_own_range(transport, t
 def test_instances_cannot_reach_the_hop0_gateway(transport, lab, evidence):
     netfacts = hostnet.read(transport)  # read in the body: a --fix re-check must see the new state
     floating = need(lab, "host.floating_range")
-    bridge = lab.get("host.external_bridge")
+    bridge = need(lab, "host.external_bridge")
     gw = netfacts.addrs.get(bridge)
     assert gw, f"the external bridge {bridge} has no address (is the external network up?)"
     evidence["gateway"] = " ".join(str(i.ip) for i in gw)

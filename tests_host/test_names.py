@@ -4,22 +4,26 @@ from __future__ import annotations
 import pytest
 
 from stackcheck.inventory import ROLES
-from stackcheck.probes import hosts, sections
+from stackcheck.probes import hosts
+from stackcheck.verdicts import Finding
 
 
 @pytest.mark.requirement("HOST-7")
 @pytest.mark.role(*ROLES)
 @pytest.mark.severity("medium")
 def test_hostname_resolves_to_the_node_address(transport, target, evidence):
-    s = sections.split(transport.run(hosts.READ_COMMAND).stdout)
-    hostname = s.get("hostname", "").strip()
-    fqdn = s.get("fqdn", "").strip() or hostname
-    entries = hosts.parse_hosts(s.get("hosts", ""))
-    first = hosts.first_getent(s.get("getent", ""))
-    evidence.update({"hostname": hostname, "fqdn": fqdn, "resolves_to": first or "nothing"})
+    names = hosts.read(transport)  # every read judged: an unreadable /etc/hosts is an error, not an empty file
+    entries = hosts.parse_hosts(names.hosts or "")
+    evidence.update({"hostname": names.hostname, "fqdn": names.fqdn, "resolves_to": names.first or "nothing"})
     expected_name = target.vars.get("stackcheck_hostname")
     problems = []
-    if expected_name and expected_name not in (hostname, fqdn):
-        problems.append(f"hostname is {hostname} (expected {expected_name})")
-    problems += hosts.problems(hostname, fqdn, entries, first, target.address)
+    if names.hosts is None:
+        problems.append("there is no /etc/hosts")
+    problems += hosts.problems(names.hostname, names.fqdn, entries, names.first, target.address)
+    if expected_name and expected_name not in (names.hostname, names.fqdn):
+        # the fixer maps the hostname in /etc/hosts; renaming a node is left to the operator
+        problems.insert(0, f"hostname is {names.hostname} (expected {expected_name})")
+        raise Finding(f"{target.name}: " + "; ".join(problems),
+                      remediation=f"rename the node: `hostnamectl set-hostname {expected_name}`, then run the fix "
+                                  f"again to map it in /etc/hosts")
     assert not problems, f"{target.name}: " + "; ".join(problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stackcheck.probes import arp, hostnet, sysctl
+from stackcheck.verdicts import NotApplicable
 from tests_host.conftest import need, public_nic
 
 pytestmark = [pytest.mark.role("compute")]
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.role("compute")]
 def test_public_block_routes_to_external_bridge(transport, lab, evidence):
     netfacts = hostnet.read(transport)  # read in the body: a --fix re-check must see the new state
     block = need(lab, "host.public_block")
-    bridge = lab.get("host.external_bridge")
+    bridge = need(lab, "host.external_bridge")
     floating = lab.get("host.floating_range") or block
     addrs = list(dict.fromkeys(arp.representative(floating) + arp.representative(block)[1:]))
     routes = {a: netfacts.route_dev(a) for a in addrs}
@@ -27,8 +28,7 @@ def test_public_block_routes_to_external_bridge(transport, lab, evidence):
 
 def proxy_arp_state(transport, nic):
     keys = [f"net.ipv4.conf.{nic}.proxy_arp", "net.ipv4.conf.all.proxy_arp"]
-    run = {k: sysctl.running(transport, k) for k in keys}
-    files = sysctl.read_files(transport)
+    run, files = sysctl.read(transport, keys)  # one round trip; an unreadable sysctl file is an error
     kept = {k: sysctl.persisted(files, k) for k in keys}
     return keys, run, kept
 
@@ -36,9 +36,10 @@ def proxy_arp_state(transport, nic):
 @pytest.mark.requirement("HOST-2")
 @pytest.mark.severity("high")
 def test_proxy_arp_on_public_nic(transport, target, lab, evidence):
+    if lab.get("host.arp_method") != "proxy_arp":  # a declared fact of the site: HOST-2 is about proxy ARP only
+        raise NotApplicable(f"the inventory declares host.arp_method: {lab.get('host.arp_method')} "
+                            f"(the upstream router routes the public block; no proxy ARP)")
     netfacts = hostnet.read(transport)  # read in the body: a --fix re-check must see the new state
-    if lab.get("host.arp_method") != "proxy_arp":
-        pytest.skip(f"not applicable: arp_method is {lab.get('host.arp_method')} (the upstream router routes the block)")
     nic = public_nic(target, netfacts)
     keys, run, kept = proxy_arp_state(transport, nic)
     evidence["running"] = ", ".join(f"{k}={v}" for k, v in run.items())
@@ -56,8 +57,15 @@ def test_proxy_arp_on_public_nic(transport, target, lab, evidence):
     assert not problems, f"proxy_arp on the public NIC {nic}: " + "; ".join(problems) + "; expected 1"
 
 
+def public_list_of(lab, facts, nic) -> list[str]:
+    """The inventory's host.public_ips, else the public block (which must then be set) and the NIC's addresses."""
+    given = lab.get("host.public_ips")
+    block = None if given else need(lab, "host.public_block", "HOST-3's public list (or set host.public_ips)")
+    return hostnet.public_list(given, block, facts, nic)
+
+
 def arp_findings(facts, lab, nic, ruleset=None) -> tuple[list[str], list[str]]:
-    allowed = hostnet.public_list(lab.get("host.public_ips"), lab.get("host.public_block"), facts, nic)
+    allowed = public_list_of(lab, facts, nic)
     return hostnet.arp_wrong(facts, ruleset or facts.arp, nic, allowed), allowed
 
 

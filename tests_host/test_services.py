@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stackcheck.probes import services
+from stackcheck.verdicts import Finding
 
 pytestmark = [pytest.mark.role("compute")]
 
@@ -35,4 +36,8 @@ def test_network_and_firewall_services_as_prepared_for_packstack(transport, evid
     units = services.read(transport, names)
     evidence["services"] = "; ".join(u.describe() for u in units.values())
     problems = service_problems(units)
+    if not any(units[n].exists for n in services.IPTABLES_SERVICES if n in units):
+        # the fixer enables and starts services; it does not install packages
+        raise Finding("; ".join(problems), remediation="install iptables-services (RHEL) or iptables-persistent "
+                                                       "(Debian), then run the fix again")
     assert not problems, "; ".join(problems)

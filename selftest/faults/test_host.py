@@ -125,13 +125,15 @@ def test_libvirt_network_faults_are_found_and_fixed(lab_up):
             "198.19.0.2 goes to no route" in seen.message(LIBVIRT_CHECKS[1]), seen.message(LIBVIRT_CHECKS[1])
         assert seen.outcome(LIBVIRT_CHECKS[2]) == "failed" and "not autostarted" in seen.message(LIBVIRT_CHECKS[2])
         fixed = run_checks(T, extra=SELECT, fix=True)
-        # one fixer serves the three checks: the first failing one (VIRT-1, by file order) starts and autostarts
-        # both networks, and the others pass when their turn comes
+        # each network has its fixer: VIRT-1's autostarts the data network, VIRT-2's starts the external one (and
+        # HOST-1's route comes back with it: HOST-1 passes or is fixed by the same start)
         outcomes = {n: fixed.outcome(n) for n in LIBVIRT_CHECKS}
-        assert outcomes[LIBVIRT_CHECKS[2]] == "fixed", fixed.case(LIBVIRT_CHECKS[2])
+        assert outcomes[LIBVIRT_CHECKS[2]] == "fixed" and outcomes[LIBVIRT_CHECKS[0]] == "fixed", outcomes
         assert set(outcomes.values()) <= {"fixed", "passed"}, outcomes
         log = fixed.case(LIBVIRT_CHECKS[2]).get("fix_log", "")
-        assert "net-start external" in log and "net-autostart openstack-data" in log, log
+        assert "net-autostart openstack-data" in log and "external" not in log, log
+        log = fixed.case(LIBVIRT_CHECKS[0]).get("fix_log", "")
+        assert "net-start external" in log, log
     _assert_healthy(LIBVIRT_CHECKS + list(HOST_FAULTS))
 
 
@@ -162,7 +164,8 @@ def test_redefined_libvirt_networks_are_found(lab_up):
     """Two redefinitions an operator makes: the notes' own suggestion after packstack (rename the `eth1` network's
     bridge back to virbr1; packstack's next run needs eth1), and the external network recreated from libvirt's
     default template (forward mode nat instead of route: the public block is masqueraded, not routed). No fixer:
-    redefining a network restarts it under the VMs."""
+    redefining a network restarts it under the VMs: each fixer declines with its reason, and each failure's
+    remediation says what to do by hand (not "Start the data and external libvirt networks")."""
     inject = (_redefine("openstack-data", "s/bridge name='eth1'/bridge name='virbr1'/") + " && "
               + _redefine("external", "s/forward mode='route'/forward mode='nat'/"))
     # back to the role's own definitions (a nat network's XML carries a <nat> element a sed cannot undo)
@@ -176,6 +179,11 @@ def test_redefined_libvirt_networks_are_found(lab_up):
         assert "no libvirt network has its bridge named eth1" in run.message(data)
         assert "openstack-data (bridge virbr1" in run.message(data), run.message(data)
         assert run.outcome(ext) == "failed" and "forward mode is nat, expected route" in run.message(ext), run.case(ext)
+        for name, words in ((data, "rename the data network's bridge to eth1"),
+                            (ext, "change the definition of external by hand")):
+            case = run.case(name)
+            assert case.get("fix_status") == "declined" and words in case.get("fix_log", ""), case
+            assert words in case.get("remediation", "") and "Start the" not in case["remediation"], case
     after = run_checks(T, extra=SELECT)
     assert all(after.outcome(n) == "passed" for n in (data, ext)), after.outcomes()
     assert after.outcome("test_instances_cannot_reach_the_hop0_gateway[compute]") == "passed"

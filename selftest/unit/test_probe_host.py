@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck.probes import arp, hostnet, hosts, lvm, sections, sysctl
+from stackcheck.probes import arp, hostnet, hosts, lvm, sysctl
 from stackcheck.probes import iptables as ipt
 
 DATA = Path(__file__).parent / "data" / "host"
@@ -99,9 +99,8 @@ def test_ensure_rules_adds_only_what_is_missing():
 # --- host facts and the requirement packets --------------------------------------------------------------------------
 @pytest.fixture
 def facts():
-    f = hostnet.parse(text("hostnet-compute.txt"))
-    f.arp = arp.ruleset_from_sections(sections.split(text("arp-read-compute.txt")))
-    return f
+    # captured before reads became parts with exit codes (all read as root): converted, each part exit 0
+    return hostnet.parse(text("hostnet-compute.txt"))
 
 
 def test_hostnet_facts(facts):
@@ -262,9 +261,7 @@ def test_vgs_cinder_volumes():
 # --- the lab's compute host, captured with libvirt's own chains in place ---------------------------------------------
 @pytest.fixture
 def lab_facts():
-    f = hostnet.parse(text("hostnet-lab-compute.txt"))
-    f.arp = arp.ruleset_from_sections(sections.split(text("arp-read-lab-compute.txt")))
-    return f
+    return hostnet.parse(text("hostnet-lab-compute.txt"))  # hostnet.READ_COMMAND as root over the suite's SSH
 
 
 def test_lab_compute_passes_host3_to_host5(lab_facts):
@@ -387,8 +384,8 @@ def test_iproute2_text_forms_give_the_same_facts(lab_facts):
     addr, route, link = [], [], []
     for line in text("ip-text-lab-compute.txt").splitlines():
         (addr if " inet " in line else link if line.split()[0].endswith(":") else route).append(line)
-    blob = ("### addr\n#text\n" + "\n".join(addr) + "\n### route\n#text\n" + "\n".join(route)
-            + "\n### link\n#text\n" + "\n".join(link) + "\n")
+    blob = "".join(f"### {name}\n#text\n" + "\n".join(lines) + f"\n\n@@sc-rc@@ 0 {name}\n"
+                   for name, lines in (("addr", addr), ("route", route), ("link", link)))
     f = hostnet.parse(blob)
     assert {k: [str(i) for i in v] for k, v in f.addrs.items()} == \
         {k: [str(i) for i in v] for k, v in lab_facts.addrs.items() if k in f.addrs}
@@ -428,7 +425,11 @@ def test_compute_facts_from_the_lab():
     assert f.has_kvm_device and f.vm == "kvm" and f.virt_type == "kvm"
     qemu = text("compute-facts-lab.txt").replace("virt_type=kvm", "virt_type=qemu")
     assert compute.parse(qemu).virt_type == "qemu"
-    gone = compute.parse("### kvm\nls: cannot access '/dev/kvm': No such file or directory\n### vm\nnone\n")
+    gone = compute.parse("### kvm\nno /dev/kvm\n@@sc-rc@@ 0 kvm\n### vm\nnone\n@@sc-rc@@ 1 vm\n"
+                         "### /etc/nova/nova.conf\n\n@@sc-rc@@ 3 /etc/nova/nova.conf\n"
+                         "### /etc/nova/nova-compute.conf\n\n@@sc-rc@@ 3 /etc/nova/nova-compute.conf\n"
+                         + "".join(f"### unit {u}.service\nLoadState=not-found\nActiveState=inactive\nEnabled=\n\n"
+                                   f"@@sc-rc@@ 0 unit {u}.service\n" for u in compute.NOVA_UNITS))
     assert not gone.has_kvm_device and gone.vm == "none" and gone.nova is None and gone.virt_type == "kvm"
 
 

@@ -20,7 +20,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
-from stackcheck.probes import sections
+from stackcheck.probes import batch
+from stackcheck.verdicts import CannotCheck
 
 DENY = {"DROP"}
 
@@ -485,8 +486,11 @@ class ArpRuleset:
 
     tables: list[ArpTable]
     bridge_tables: list[ArpTable] = field(default_factory=list)  # ebtables: only for a NIC that is a bridge port
+    bridge_unreadable: str | None = None  # why ebtables could not be read (judged only for a bridge port)
 
     def verdict(self, pkt: ArpPacket) -> ArpVerdict:
+        if pkt.port and self.bridge_unreadable:
+            raise CannotCheck(f"{self.bridge_unreadable} (the NIC {pkt.port} is a bridge port: ebtables filter its ARP)")
         possible: set[str] = {"ACCEPT"}
         because: list[str] = []
         tables = list(self.tables) + (list(self.bridge_tables) if pkt.port else [])
@@ -507,33 +511,52 @@ class ArpRuleset:
 
 
 # --- one round trip: everything a host has -------------------------------------------------------------------
-READ_COMMAND = r"""
-echo '### nft'; command -v nft >/dev/null && nft -j list ruleset 2>/dev/null
-echo '### arptables-legacy'
-if [ -s /proc/net/arp_tables_names ]; then
-  if command -v arptables-legacy >/dev/null; then arptables-legacy -L -n 2>/dev/null
-  else arptables -L -n 2>/dev/null; fi
-fi
-echo '### ebtables'
-if command -v ebtables-save >/dev/null; then ebtables-save 2>/dev/null | grep -v '^# Warning'; fi
-echo '### end'
-"""
+# Each backend is a part of its own (probes/batch.py): a backend that is not installed is an empty part, one that
+# cannot be read (not root: "Permission denied (you must be root)") makes the ruleset unreadable, never empty.
+# /proc/net/arp_tables_names is read with grep, not `test -s`: /proc files have size 0, so -s is always false.
+PARTS = (
+    batch.part("nft", "command -v nft >/dev/null || exit 0; nft -j list ruleset"),
+    # without the nft tool, arptables-nft's rules (nf_tables, family arp) are read through arptables-nft itself
+    batch.part("arptables-nft", "command -v nft >/dev/null && exit 0; "
+                                "command -v arptables-nft >/dev/null || exit 0; arptables-nft -L -n"),
+    batch.part("arptables-legacy",
+               "[ -e /proc/net/arp_tables_names ] || exit 0; grep -q . /proc/net/arp_tables_names; rc=$?; "
+               "[ $rc -eq 1 ] && exit 0; [ $rc -eq 0 ] || exit $rc; "
+               "if command -v arptables-legacy >/dev/null; then arptables-legacy -L -n; else arptables -L -n; fi"),
+    batch.part("ebtables", "command -v ebtables-save >/dev/null || exit 0; ebtables-save"),
+)
+READ_COMMAND = batch.script(*PARTS)
 
 
-def ruleset_from_sections(parts: dict[str, str]) -> ArpRuleset:
+def without_warnings(text: str) -> str:
+    """A *-save listing without the `# Warning: ...` lines the nft variants print about legacy tables."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("# Warning"))
+
+
+def ruleset_from_parts(parts: batch.Batch) -> ArpRuleset:
+    """The ARP filter tables of every backend; CannotCheck when one that applies to every NIC could not be read
+    (ebtables' failure is kept: it matters only for a NIC that is a bridge port, see ArpRuleset.verdict)."""
     tables: list[ArpTable] = []
-    nft_text = parts.get("nft", "").strip()
+    nft_text = parts.output("nft", "the nftables ruleset (`nft -j list ruleset`, for its arp tables)").strip()
     if nft_text:
         tables += parse_nft_json(nft_text)
-    legacy = parts.get("arptables-legacy", "").strip()
+    listed = parts.output("arptables-nft", "the ARP rules of arptables-nft (`arptables-nft -L -n`)").strip()
+    if listed:
+        tables.append(parse_arptables_list(listed, "arptables-nft"))
+    legacy = parts.output("arptables-legacy", "the legacy ARP tables (/proc/net/arp_tables_names, "
+                                              "`arptables-legacy -L -n`)").strip()
     if legacy:
         tables.append(parse_arptables_list(legacy, "arptables-legacy"))
-    bridge = parse_ebtables_save(parts.get("ebtables", ""))
-    return ArpRuleset(tables, bridge)
+    try:
+        bridge = parse_ebtables_save(without_warnings(parts.output("ebtables", "the ebtables rules (`ebtables-save`)")))
+        unreadable = None
+    except CannotCheck as exc:
+        bridge, unreadable = [], str(exc)
+    return ArpRuleset(tables, bridge, bridge_unreadable=unreadable)
 
 
 def read_ruleset(transport) -> ArpRuleset:
-    return ruleset_from_sections(sections.split(transport.run(READ_COMMAND).stdout))
+    return ruleset_from_parts(batch.run(transport, READ_COMMAND))
 
 
 # --- the requirement: HOST-3 -------------------------------------------------------------------------------------

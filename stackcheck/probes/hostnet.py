@@ -10,45 +10,76 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
 
 from stackcheck.probes import arp as arpmod
+from stackcheck.probes import batch
 from stackcheck.probes import iptables as ipt
-from stackcheck.probes import sections
+from stackcheck.verdicts import CannotCheck
 
 NOWHERE = "192.0.2.77"  # TEST-NET-1: an address no site owns, as "anything else"
 
-READ_COMMAND = r"""
-echo '### addr'; ip -j -4 addr show 2>/dev/null || { echo '#text'; ip -4 -o addr show; }
-echo '### route'; ip -j -4 route show table main 2>/dev/null || { echo '#text'; ip -4 route show table main; }
-echo '### link'; ip -j link show 2>/dev/null || { echo '#text'; ip -o link show; }
-echo '### ssh'; echo "${SSH_CONNECTION:-}"
-echo '### iptables'; iptables-save 2>/dev/null | grep -v '^# Warning'
-echo '### iptables-legacy'; [ -s /proc/net/ip_tables_names ] && command -v iptables-legacy-save >/dev/null && iptables-legacy-save 2>/dev/null
-echo '### persisted-iptables'
-for f in /etc/sysconfig/iptables /etc/iptables/rules.v4; do [ -f "$f" ] && { echo "#### $f"; cat "$f"; }; done
-echo '### persisted-arp'
-for f in /etc/sysconfig/arptables /etc/iptables/arptables.rules; do [ -f "$f" ] && { echo "#### $f"; cat "$f"; }; done
-# native nft ARP tables persisted in nftables.conf: load the file into a throwaway network namespace and list it
-# as JSON (what a boot would load, read by the same parser as the running rules; the host is not touched)
-if [ -f /etc/nftables.conf ] && grep -q 'table arp' /etc/nftables.conf; then
-  echo "#### /etc/nftables.conf"; unshare -n sh -c 'nft -f /etc/nftables.conf >/dev/null 2>&1 && nft -j list ruleset'
-fi
-echo '### end'
-"""
+IPT_FILES = ("/etc/sysconfig/iptables", "/etc/iptables/rules.v4")
+ARP_FILES = ("/etc/sysconfig/arptables", "/etc/iptables/arptables.rules")
+NFT_CONF = "/etc/nftables.conf"
+
+# Every read is a part with its own exit code (probes/batch.py): iptables-save run by a user who is not root
+# ("Permission denied (you must be root)") or missing from the PATH is an unreadable ruleset, never an empty one.
+PARTS = (
+    batch.part("addr", "ip -j -4 addr show 2>/dev/null || { echo '#text'; ip -4 -o addr show; }"),
+    batch.part("route", "ip -j -4 route show table main 2>/dev/null || { echo '#text'; ip -4 route show table main; }"),
+    batch.part("link", "ip -j link show 2>/dev/null || { echo '#text'; ip -o link show; }"),
+    batch.part("ssh", 'echo "${SSH_CONNECTION:-}"'),
+    batch.part("iptables", "iptables-save"),
+    # legacy tables beside nft ones (grep, not `test -s`: /proc files have size 0)
+    batch.part("iptables-legacy",
+               "[ -e /proc/net/ip_tables_names ] || exit 0; grep -q . /proc/net/ip_tables_names; rc=$?; "
+               "[ $rc -eq 1 ] && exit 0; [ $rc -eq 0 ] || exit $rc; "
+               "command -v iptables-legacy-save >/dev/null || exit 0; iptables-legacy-save"),
+    *(batch.file(f) for f in IPT_FILES + ARP_FILES),
+    # native nft ARP tables persisted in nftables.conf: load the file into a throwaway network namespace and list
+    # it as JSON (what a boot would load, read by the same parser as the running rules; the host is not touched)
+    batch.part("nftables.conf arp",
+               f"[ -e {NFT_CONF} ] || exit 0; grep -q 'table arp' {NFT_CONF}; rc=$?; [ $rc -eq 1 ] && exit 0; "
+               f"[ $rc -eq 0 ] || exit $rc; unshare -n sh -c 'nft -f {NFT_CONF} >/dev/null && nft -j list ruleset'"),
+)
+READ_COMMAND = batch.script(*PARTS, *arpmod.PARTS)  # the ARP filters too: one round trip for everything
 
 
-@dataclass
+def _judged(name: str):
+    """A fact that raises CannotCheck, saying what could not be read and why, when its read failed."""
+    def get(self):
+        if name in self.unreadable:
+            raise CannotCheck(self.unreadable[name])
+        return self.__dict__["_" + name]
+
+    def put(self, value):
+        self.unreadable.pop(name, None)
+        self.__dict__["_" + name] = value
+    return property(get, put)
+
+
 class NetFacts:
-    addrs: dict[str, list[ipaddress.IPv4Interface]] = field(default_factory=dict)
-    routes: list[dict] = field(default_factory=list)
-    masters: dict[str, str] = field(default_factory=dict)  # bridge port -> bridge
-    ssh: tuple[str, int, str, int] | None = None  # client ip, client port, server ip, server port
-    iptables: dict[str, ipt.Table] = field(default_factory=dict)
-    iptables_text: str = ""
-    persisted_iptables: dict[str, str] = field(default_factory=dict)  # path -> text
-    persisted_arp: dict[str, str] = field(default_factory=dict)
-    arp: arpmod.ArpRuleset | None = None
+    """The host's network facts. A fact whose read failed raises CannotCheck when used (and only then: a check
+    that needs the routes is not stopped by an unreadable ebtables)."""
+
+    addrs: dict[str, list[ipaddress.IPv4Interface]] = _judged("addrs")
+    routes: list[dict] = _judged("routes")
+    masters: dict[str, str] = _judged("masters")  # bridge port -> bridge
+    ssh: tuple[str, int, str, int] | None = _judged("ssh")  # client ip, client port, server ip, server port
+    iptables: dict[str, ipt.Table] = _judged("iptables")
+    iptables_text: str = _judged("iptables_text")
+    persisted_iptables: dict[str, str] = _judged("persisted_iptables")  # path -> text
+    persisted_arp: dict[str, str] = _judged("persisted_arp")
+    arp: arpmod.ArpRuleset | None = _judged("arp")
+
+    def __init__(self, addrs=None, routes=None, masters=None, ssh=None, iptables=None, iptables_text="",
+                 persisted_iptables=None, persisted_arp=None, arp=None):
+        self.unreadable: dict[str, str] = {}  # fact -> why it could not be read
+        self.addrs, self.routes, self.masters = addrs or {}, routes or [], masters or {}
+        self.ssh = ssh
+        self.iptables, self.iptables_text = iptables or {}, iptables_text
+        self.persisted_iptables, self.persisted_arp = persisted_iptables or {}, persisted_arp or {}
+        self.arp = arp
 
     def local_ips(self) -> set[str]:
         return {str(i.ip) for ifs in self.addrs.values() for i in ifs}
@@ -74,10 +105,6 @@ class NetFacts:
 
     def nic_networks(self, nic: str) -> list[ipaddress.IPv4Network]:
         return [i.network for i in self.addrs.get(nic, [])]
-
-
-def _sections(text: str, marker: str = "### ") -> dict[str, str]:
-    return sections.split(text, marker, is_name=lambda name: not name.startswith("#"))
 
 
 # iproute2 before 4.13 (CentOS 7, the notes' host) has no -j: the one-line text forms are parsed instead
@@ -130,38 +157,71 @@ def _load(section: str | None, text_parser) -> list[dict]:
     return json.loads(section or "[]")
 
 
-def parse(text: str) -> NetFacts:
-    s = _sections(text)
+def _set(facts: NetFacts, name: str, read) -> None:
+    """facts.<name> = read(), or the reason it could not be read (raised when the fact is used)."""
+    try:
+        setattr(facts, name, read())
+    except CannotCheck as exc:
+        facts.unreadable[name] = str(exc)
+
+
+def _running_iptables(parts: batch.Batch) -> tuple[dict[str, ipt.Table], str]:
+    text = arpmod.without_warnings(parts.output("iptables", "the running iptables rules (`iptables-save`)"))
+    legacy = parts.output("iptables-legacy", "the legacy iptables tables (/proc/net/ip_tables_names, "
+                                             "`iptables-legacy-save`)")
+    tables = ipt.parse_save(text)
+    for name, table in ipt.parse_save(legacy).items():  # both stacks see the packet; legacy keeps its own name
+        tables[f"legacy-{name}"] = table
+    return tables, text + legacy
+
+
+def _files(parts: batch.Batch, paths) -> dict[str, str]:
+    """path -> content of the files that exist (CannotCheck when one exists and cannot be read)."""
+    return {p: text for p in paths if (text := parts.file(p)) is not None}
+
+
+def _persisted_arp(parts: batch.Batch) -> dict[str, str]:
+    found = _files(parts, ARP_FILES)
+    nft = parts.output("nftables.conf arp", f"the ARP tables persisted in {NFT_CONF} (loaded with `nft -f` in a "
+                                            "throwaway network namespace)")
+    if nft.strip():
+        found[NFT_CONF] = nft
+    return found
+
+
+def _ssh(words: list[str]) -> tuple[str, int, str, int] | None:
+    return (words[0], int(words[1]), words[2], int(words[3])) if len(words) == 4 else None
+
+
+def facts_from(parts: batch.Batch) -> NetFacts:
     facts = NetFacts()
-    for link in _load(s.get("addr"), _text_addrs):
-        facts.addrs[link["ifname"]] = [
-            ipaddress.IPv4Interface(f"{a['local']}/{a['prefixlen']}") for a in link.get("addr_info", [])
-            if a.get("family") == "inet"
-        ]
-    facts.routes = _load(s.get("route"), _text_routes)
-    for link in _load(s.get("link"), _text_links):
-        if link.get("master"):
-            facts.masters[link["ifname"]] = link["master"]
-    parts = (s.get("ssh") or "").split()
-    if len(parts) == 4:
-        facts.ssh = (parts[0], int(parts[1]), parts[2], int(parts[3]))
-    facts.iptables_text = (s.get("iptables") or "") + (s.get("iptables-legacy") or "")
-    facts.iptables = ipt.parse_save(s.get("iptables") or "")
-    legacy = ipt.parse_save(s.get("iptables-legacy") or "")
-    for name, table in legacy.items():  # both stacks see the packet; keep legacy as its own table name
-        facts.iptables[f"legacy-{name}"] = table
-    facts.persisted_iptables = _sections(s.get("persisted-iptables") or "", "#### ")
-    facts.persisted_arp = _sections(s.get("persisted-arp") or "", "#### ")
+    _set(facts, "addrs", lambda: {
+        link["ifname"]: [ipaddress.IPv4Interface(f"{a['local']}/{a['prefixlen']}") for a in link.get("addr_info", [])
+                         if a.get("family") == "inet"]
+        for link in _load(parts.output("addr", "the addresses (`ip -4 addr show`)"), _text_addrs)})
+    _set(facts, "routes", lambda: _load(parts.output("route", "the routing table (`ip -4 route show`)"), _text_routes))
+    _set(facts, "masters", lambda: {link["ifname"]: link["master"] for link in
+                                    _load(parts.output("link", "the links (`ip link show`)"), _text_links)
+                                    if link.get("master")})
+    _set(facts, "ssh", lambda: _ssh(parts.output("ssh", "the SSH session ($SSH_CONNECTION)").split()))
+    try:
+        facts.iptables, facts.iptables_text = _running_iptables(parts)
+    except CannotCheck as exc:
+        facts.unreadable["iptables"] = facts.unreadable["iptables_text"] = str(exc)
+    _set(facts, "persisted_iptables", lambda: _files(parts, IPT_FILES))
+    _set(facts, "persisted_arp", lambda: _persisted_arp(parts))
+    _set(facts, "arp", lambda: arpmod.ruleset_from_parts(parts))
     return facts
+
+
+def parse(text: str) -> NetFacts:
+    return facts_from(batch.parse(text))
 
 
 def read(transport) -> NetFacts:
     """Everything in one round trip: addresses, routes, links, the SSH session, iptables, ARP filters, and the
-    persisted rule files."""
-    text = transport.run(READ_COMMAND.replace("echo '### end'", "") + arpmod.READ_COMMAND).stdout
-    facts = parse(text)
-    facts.arp = arpmod.ruleset_from_sections(sections.split(text))
-    return facts
+    persisted rule files; each fact judged on its own read."""
+    return facts_from(batch.run(transport, READ_COMMAND))
 
 
 def inbound_path(tables: dict[str, ipt.Table], local: bool) -> list[tuple[str, str]]:

@@ -2,9 +2,38 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
-READ_COMMAND = ("echo \"### hostname\"; hostname; echo \"### fqdn\"; hostname -f 2>/dev/null || true; "
-                "echo \"### hosts\"; cat /etc/hosts; echo \"### getent\"; getent ahostsv4 \"$(hostname)\" || true")
+from stackcheck.probes import batch
+from stackcheck.verdicts import CannotCheck
+
+READ_COMMAND = batch.script(
+    batch.part("hostname", "hostname"),
+    batch.part("fqdn", "hostname -f"),  # exit 1: the name does not resolve (then the FQDN is the hostname)
+    batch.file("/etc/hosts"),
+    batch.part("getent", 'getent ahostsv4 "$(hostname)"'),  # exit 2: the name resolves to nothing
+)
+
+
+@dataclass
+class Names:
+    hostname: str
+    fqdn: str
+    hosts: str | None  # /etc/hosts, None when it does not exist
+    first: str | None  # the first address the hostname resolves to
+
+
+def names_from(parts: batch.Batch) -> Names:
+    hostname = parts.output("hostname", "the hostname (`hostname`)").strip()
+    if not hostname:
+        raise CannotCheck("could not read the hostname: `hostname` printed nothing")
+    fqdn = parts.output("fqdn", "the FQDN (`hostname -f`)", ok=(0, 1)).strip()  # exit 1 prints nothing on stdout
+    return Names(hostname, fqdn or hostname, parts.file("/etc/hosts"),
+                 first_getent(parts.output("getent", f"what {hostname} resolves to (`getent ahostsv4`)", ok=(0, 2))))
+
+
+def read(transport) -> Names:
+    return names_from(batch.run(transport, READ_COMMAND))
 
 
 def parse_hosts(text: str) -> list[tuple[str, list[str]]]:

@@ -11,12 +11,15 @@ that libvirt 9.0 wrote.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+
+from stackcheck.verdicts import CannotCheck
 
 # What runs on the host: libvirt's own helper first (libvirt >= 6.8), then the classic netcat bridge.
 BRIDGE_COMMAND = (
@@ -84,6 +87,73 @@ def domain_types(capabilities_xml: str) -> set[str]:
     """The guest domain types of `virsh capabilities` / getCapabilities() (qemu; kvm when KVM is usable)."""
     caps = ET.fromstring(capabilities_xml)
     return {d.get("type") for g in caps.findall("guest") for d in g.findall("arch/domain")}
+
+
+def describe(nets: dict[str, NetworkFacts]) -> str:
+    return ", ".join(f"{n.name} (bridge {n.bridge}, {n.forward_mode or 'isolated'}, "
+                     f"{'active' if n.active else 'inactive'}, autostart {'on' if n.autostart else 'off'})"
+                     for n in nets.values()) or "no networks"
+
+
+# --- VIRT-1 / VIRT-2: what is wrong with a network, and what starting it can repair -------------------------------
+@dataclass
+class NetworkJudgement:
+    """`network`: the libvirt network on the bridge (None: none is). `startable`: inactive / not autostarted,
+    which `virsh net-start` / `net-autostart` repair. `definition`: what only a change of the network's
+    definition repairs (no network on the bridge, wrong forward mode ...), with `remedy`, what to do by hand."""
+
+    network: NetworkFacts | None
+    startable: list[str] = field(default_factory=list)
+    definition: list[str] = field(default_factory=list)
+    remedy: str = ""
+
+    @property
+    def problems(self) -> list[str]:
+        return self.definition + self.startable
+
+
+def _state_problems(net: NetworkFacts) -> list[str]:
+    return (["inactive"] if not net.active else []) + (["not autostarted"] if not net.autostart else [])
+
+
+def judge_data_network(nets: dict[str, NetworkFacts], bridge: str) -> NetworkJudgement:
+    on_bridge = [n for n in nets.values() if n.bridge == bridge]
+    if not on_bridge:
+        return NetworkJudgement(None, definition=[
+            f"no libvirt network has its bridge named {bridge} (the notes' virbr1 renamed for packstack); "
+            f"found {describe(nets)}"], remedy=(
+            f"rename the data network's bridge to {bridge} by hand: `virsh net-edit NAME` (<bridge name='{bridge}'/>), "
+            f"then `virsh net-destroy NAME && virsh net-start NAME`; the VMs on it lose their network until "
+            f"they are restarted, so plan it with them (the fixer does not do this)"))
+    net = on_bridge[0]
+    j = NetworkJudgement(net, startable=_state_problems(net))
+    if not net.persistent:
+        j.definition.append("transient (not defined)")
+        j.remedy = (f"define it so it survives a restart: `virsh net-dumpxml {net.name} > {net.name}.xml && "
+                    f"virsh net-define {net.name}.xml`, then `virsh net-autostart {net.name}`")
+    return j
+
+
+def judge_external_network(nets: dict[str, NetworkFacts], bridge: str, block: str) -> NetworkJudgement:
+    on_bridge = [n for n in nets.values() if n.bridge == bridge]
+    if not on_bridge:
+        return NetworkJudgement(None, definition=[
+            f"no libvirt network on bridge {bridge} (the external network); found {describe(nets)}"], remedy=(
+            f"define the routed external network on bridge {bridge} for {block} (<forward mode='route'/>, "
+            f"<bridge name='{bridge}'/>, its gateway address in {block}) with `virsh net-define`"))
+    net = on_bridge[0]
+    j = NetworkJudgement(net, startable=_state_problems(net))
+    if net.forward_mode != "route":
+        j.definition.append(f"forward mode is {net.forward_mode or 'none (isolated)'}, expected route")
+    if len(on_bridge) > 1:
+        j.definition.append(f"its bridge is shared with {', '.join(n.name for n in on_bridge[1:])}")
+    blk = ipaddress.ip_network(block, strict=False)
+    if not any(ipaddress.ip_interface(a).network.overlaps(blk) for a in net.addresses):
+        j.definition.append(f"its addresses {net.addresses or 'none'} are not in the public block {block}")
+    if j.definition:
+        j.remedy = (f"change the definition of {net.name} by hand (`virsh net-edit {net.name}`: forward mode route, "
+                    f"its own bridge {bridge}, its address in {block}), then restart it with its VMs planned")
+    return j
 
 
 class _Relay:
@@ -174,8 +244,8 @@ class Libvirt:
         except libvirt.libvirtError as exc:
             detail = "; ".join(self.relay.errors) if self.relay and self.relay.errors else ""
             self.close()
-            raise RuntimeError(f"cannot reach libvirtd on {transport.name}: {exc}"
-                               + (f" ({detail})" if detail else "")) from None
+            raise CannotCheck(f"could not reach libvirtd on {transport.name} (read-only): {exc}"
+                              + (f" ({detail})" if detail else "")) from None
 
     def alive(self) -> bool:
         """A round trip, not isAlive(): the client only notices a restarted daemon when it next talks to it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 READ_COMMAND = ("vgs --noheadings --units b --nosuffix --separator '|' "
-                "-o vg_name,pv_count,lv_count,vg_size,vg_free 2>/dev/null")
+                "-o vg_name,pv_count,lv_count,vg_size,vg_free")
 
 
 @dataclass
@@ -24,3 +24,9 @@ def parse_vgs(text: str) -> dict[str, VolumeGroup]:
             out[parts[0]] = VolumeGroup(parts[0], int(parts[1]), int(parts[2]), int(float(parts[3])),
                                         int(float(parts[4])))
     return out
+
+
+def read(transport) -> dict[str, VolumeGroup]:
+    """The volume groups; CannotCheck when vgs is missing or fails (not root: it cannot take LVM's lock)."""
+    r = transport.run(f'PATH="$PATH:/usr/sbin:/sbin"; {READ_COMMAND}')
+    return parse_vgs(r.output("the LVM volume groups (`vgs`, from the lvm2 package)"))

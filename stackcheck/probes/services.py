@@ -4,7 +4,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from stackcheck.probes import sections
+from stackcheck.probes import batch, sections
+from stackcheck.verdicts import CannotCheck
 
 # The notes' names (CentOS 7) first; then what other releases call the same job.
 NETWORK_SERVICES = ("network", "networking", "systemd-networkd")  # legacy network scripts / ifupdown / networkd
@@ -37,22 +38,38 @@ class Unit:
         return f"{self.name}: {self.active}, {self.enabled or 'unknown'}"
 
 
-def read_command(names) -> str:
-    # `systemctl show -p X` (not --value: systemd 219 on CentOS 7 lacks it); is-enabled's last line (SysV units
-    # such as RHEL's `network` print chkconfig's chatter first)
-    units = " ".join(shlex.quote(f"{n}.service") for n in names)
-    return (f"for u in {units}; do echo \"### $u\"; systemctl show -p LoadState -p ActiveState \"$u\"; "
-            "echo \"Enabled=$(systemctl is-enabled \"$u\" 2>/dev/null | tail -n 1)\"; done")
-
-
-def parse(text: str) -> dict[str, Unit]:
-    out: dict[str, Unit] = {}
-    for header, body in sections.split(text).items():
-        name = header.removesuffix(".service")
-        fields = sections.fields(body, "=")
-        out[name] = Unit(name, fields.get("LoadState", ""), fields.get("ActiveState", ""), fields.get("Enabled", ""))
+def parts(names, prefix: str = "") -> list[str]:
+    """One batch part per unit (named PREFIX + unit): `systemctl show -p X` (not --value: systemd 219 on CentOS 7
+    lacks it), judged by its exit code; then is-enabled's last line (SysV units such as RHEL's `network` print
+    chkconfig's chatter first; is-enabled exits non-zero for a disabled or missing unit, so its word is what
+    counts)."""
+    out = []
+    for n in names:
+        unit = shlex.quote(f"{n}.service")
+        out.append(batch.part(f"{prefix}{n}.service",
+                              f"systemctl show -p LoadState -p ActiveState {unit} || exit; "
+                              f"echo \"Enabled=$(systemctl is-enabled {unit} 2>/dev/null | tail -n 1)\""))
     return out
 
 
+def unit_of(name: str, body: str) -> Unit:
+    fields = sections.fields(body, "=")
+    if not fields.get("LoadState"):
+        raise CannotCheck(f"could not read the state of {name}.service: `systemctl show` gave no LoadState")
+    return Unit(name, fields["LoadState"], fields.get("ActiveState", ""), fields.get("Enabled", ""))
+
+
+def units_from(found: batch.Batch, names, prefix: str = "") -> dict[str, Unit]:
+    """name -> Unit; CannotCheck when the state of one of them could not be read (no systemctl, no systemd)."""
+    return {n: unit_of(n, found.output(f"{prefix}{n}.service", f"the state of {n}.service (`systemctl show`)"))
+            for n in names}
+
+
+def parse(text: str) -> dict[str, Unit]:
+    """Units from `### NAME.service` sections of `systemctl show` (a capture; a live read goes through read())."""
+    return {header.removesuffix(".service"): unit_of(header.removesuffix(".service"), body)
+            for header, body in sections.split(text).items()}
+
+
 def read(transport, names) -> dict[str, Unit]:
-    return parse(transport.run(read_command(names)).stdout)
+    return units_from(batch.run(transport, batch.script(*parts(names))), names)

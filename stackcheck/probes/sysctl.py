@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shlex
 
-from stackcheck.probes import sections
+from stackcheck.probes import batch
 
 DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
 
@@ -53,15 +52,38 @@ def persisted(files: dict[str, str], key: str) -> tuple[str | None, str | None]:
     return value, where
 
 
-READ_COMMAND = ("for f in /etc/sysctl.conf " + " ".join(f"{d}/*.conf" for d in DIRS) +
-                "; do [ -f \"$f\" ] && { echo \"### $f\"; cat \"$f\"; }; done; true")
+def _proc_path(key: str) -> str:
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def file_parts() -> list[str]:
+    """The batch parts that read every sysctl file a boot applies (an unreadable directory or file is a failure)."""
+    return [batch.file("/etc/sysctl.conf")] + [batch.files_in(d, "*.conf") for d in DIRS]
+
+
+def files_from(parts: batch.Batch) -> dict[str, str]:
+    """path -> content of every sysctl file (CannotCheck when a directory or a file could not be read)."""
+    for d in DIRS:
+        parts.output(f"dir {d}", f"the directory {d} (its sysctl files)")
+    return {name: text for name in parts if name.startswith("/") and not name.startswith("/proc/")
+            and (text := parts.file(name)) is not None}
+
+
+def running_from(parts: batch.Batch, key: str) -> str | None:
+    """The running value of `key`, None when the kernel has no such key (e.g. an interface that does not exist)."""
+    text = parts.file(_proc_path(key))
+    return None if text is None else text.strip()
+
+
+def read(transport, keys) -> tuple[dict[str, str | None], dict[str, str]]:
+    """({key: running value or None}, {path: content of each sysctl file}) in one round trip."""
+    parts = batch.run(transport, batch.script(*(batch.file(_proc_path(k)) for k in keys), *file_parts()))
+    return {k: running_from(parts, k) for k in keys}, files_from(parts)
 
 
 def read_files(transport) -> dict[str, str]:
-    # a header names an absolute path: a `### comment` line inside a sysctl file is content
-    return sections.split(transport.run(READ_COMMAND).stdout, is_name=lambda name: name.startswith("/"))
+    return files_from(batch.run(transport, batch.script(*file_parts())))
 
 
 def running(transport, key: str) -> str | None:
-    r = transport.run(f"cat /proc/sys/{shlex.quote(key.replace('.', '/'))}")
-    return r.stdout.strip() if r.ok else None
+    return read(transport, [key])[0][key]
