@@ -8,6 +8,8 @@ import shlex
 from fixes.openstack_units import try_restart
 from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import hostconf, ini, neutron, ovs
+from stackcheck.probes import upstream  # NET-6
+from stackcheck.verdicts import need
 
 
 def _nets(ctx):
@@ -106,24 +108,38 @@ def ml2_flat_external_networks(ctx):
 
 @fixer("NET-6", risk="config", checks=["test_br_ex_without_address_with_static_route"])
 def recover_br_ex_address(ctx):
-    """Remove the addresses from br-ex (recovered for the VMs) and add the static route to the upstream gateway."""
+    """Remove the addresses from br-ex (recovered for the VMs) and restore the static routes the inventory states."""
     nets = _nets(ctx)
     bridge = nets[0]["bridge"] if nets else "br-ex"
-    gateway = ctx.lab.get("neutron.upstream_gateway")
-    out = hostconf.read(ctx.transport, extra={"addr": f"ip -j addr show dev {bridge}", "route": "ip -j route show"})
-    routes = neutron.routes_via(out.outputs["route"], gateway, bridge)
-    addrs = neutron.addresses(out.outputs["addr"])
-    # routes through br-ex that depend on its address would go with it: keep them as onlink routes
-    for a in addrs:
+    gateway = need(ctx.lab, "neutron.upstream_gateway", "NET-6's static route goes to it")
+    networks = upstream.stated_networks(ctx.lab)
+    facts = upstream.read(ctx.transport, bridge)
+    if not facts.exists:
+        raise FixDeclined(f"there is no interface {bridge}: create it with its NIC first (NET-1's fixer)")
+    judged = upstream.judge(facts, bridge, gateway, networks)
+    missing = judged.missing
+    left = judged.beyond_a_fix()
+    if left:  # a route it would have to invent, or one it would have to take from something else
+        hint = "" if networks else (f" (the inventory does not say which networks are reached through {gateway}: "
+                                    f"set {upstream.NETWORKS_KEY}, e.g. [198.18.9.0/24])")
+        raise FixDeclined("; ".join(left) + hint + "; a fixer restores what the inventory states and invents no route")
+    for net in missing:
+        elsewhere = [r for r in facts.routes if upstream.destination(r) == net]
+        if elsewhere:
+            raise FixDeclined(f"{net} is routed by {upstream.describe(elsewhere[0])}: replacing that route with the "
+                              f"one via {gateway} on {bridge} is left to the operator")
+    for a in facts.addresses:
         ctx.command(f"ip addr del {a} dev {bridge}", undo=f"ip addr add {a} dev {bridge}")
-    if not routes:
-        if not gateway:
-            raise RuntimeError("the inventory names no neutron.upstream_gateway to route through")
-        ctx.note("the static route is added at runtime; persist it the distribution's way (route-br-ex, "
+    if facts.addresses:
+        # deleting the address deletes the routes whose gateway was in its network, onlink ones too (seen on the
+        # lab): put them back onlink. No undo: a rollback re-adds the address and these routes simply stay.
+        for r in upstream.via_gateway(facts.routes, gateway, bridge):
+            spec = f"{r['dst']} via {gateway} dev {bridge} onlink" + (f" metric {r['metric']}" if r.get("metric") else "")
+            ctx.command(f"ip route replace {spec}", description=f"keep the route {spec} (it goes with the address)")
+    for net in missing:
+        spec = f"{net} via {gateway} dev {bridge}"
+        ctx.command(f"ip route replace {spec} onlink", undo=f"ip route del {spec}",
+                    description=f"restore the static route {spec} onlink ({upstream.NETWORKS_KEY})")
+    if missing:
+        ctx.note("the static routes are restored at runtime; persist them the distribution's way (route-br-ex, "
                  "/etc/network/interfaces) by hand")
-        ctx.command(f"ip route replace default via {gateway} dev {bridge} onlink metric 500",
-                    undo=f"ip route del default via {gateway} dev {bridge} metric 500")
-    elif addrs:
-        for r in routes:  # re-add them onlink: deleting the address removes routes that needed it
-            spec = f"{r['dst']} via {r['gateway']} dev {bridge} onlink"
-            ctx.command(f"ip route replace {spec}", undo=None, description=f"keep the route {spec}")

@@ -4,6 +4,7 @@ address, and the networks as the Neutron API sees them."""
 import pytest
 
 from stackcheck.probes import cloudapi, hostconf, ini, neutron, ovs, parts
+from stackcheck.probes import upstream  # NET-6
 from stackcheck.verdicts import CannotCheck, Finding, need
 
 
@@ -89,18 +90,21 @@ def test_ml2_flat_external_networks(target, transport, lab, evidence):
 @pytest.mark.severity("medium")
 def test_br_ex_without_address_with_static_route(target, transport, lab, evidence):
     bridge = external_networks(lab)[0]["bridge"] if external_networks(lab) else "br-ex"
-    gateway = lab.get("neutron.upstream_gateway")
-    out = hostconf.read(transport, extra={"addr": f"ip -j addr show dev {bridge}", "route": "ip -j route show"})
-    assert not out.outputs["addr"].startswith(("Device", "Cannot")), f"{target} has no interface {bridge}"
-    addrs = neutron.addresses(out.outputs["addr"])
-    routes = neutron.routes_via(out.outputs["route"], gateway, bridge)
-    evidence[f"{bridge} addresses"] = ",".join(addrs) or "none"
-    evidence["routes"] = "; ".join(neutron.route_text(r) for r in routes) or "none"
-    problems = []
-    if addrs:
-        problems.append(f"{bridge} carries {', '.join(addrs)} (expected no address: the public address is recovered)")
-    if not routes:
-        problems.append(f"no static route via {gateway or 'an upstream gateway'} on {bridge}")
+    gateway = need(lab, "neutron.upstream_gateway", "NET-6's static route goes to it")
+    networks = upstream.stated_networks(lab)  # [] when the inventory does not say: only the next hop is judged
+    facts = upstream.read(transport, bridge)  # every read judged: no `ip`, or a failure, is an error
+    evidence[f"{bridge} addresses"] = ",".join(facts.addresses) or ("none" if facts.exists else "no such interface")
+    evidence["routes"] = "; ".join(upstream.describe(r) for r in
+                                   upstream.via_gateway(facts.routes, gateway, bridge)) or "none"
+    evidence["stated networks"] = (", ".join(networks)
+                                   or f"not stated ({upstream.NETWORKS_KEY} unset): any route via {gateway} counts")
+    judged = upstream.judge(facts, bridge, gateway, networks)
+    problems = judged.problems()
+    if not facts.exists:
+        raise Finding(f"{target}: " + "; ".join(problems),
+                      remediation=f"create {bridge} with its NIC first (NET-1's fixer), then run the fix again")
+    if judged.remedy():  # what its fixer must not repair (it would invent or take a route): said here
+        raise Finding(f"{target}: " + "; ".join(problems), remediation=judged.remedy())
     assert not problems, f"{target}: " + "; ".join(problems)
 
 
