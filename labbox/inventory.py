@@ -26,7 +26,7 @@ EXPECT = {
     # openstack family: the controller carries the notes' Kilo metering settings (Debian 12's Ceilometer has no
     # TTL options), and br-ex's static route goes to the lab's upstream gateway (roles/network/setup.d)
     "ceilometer": {"release": "kilo", "mongo_python": "/usr/local/bin/python3-pymongo4"},
-    "neutron": {"upstream_gateway": "198.18.8.1"},
+    "neutron": {"upstream_gateway": "198.18.8.1", "upstream_networks": ["198.18.9.0/24"]},  # UPSTREAM_NET there
 }
 
 

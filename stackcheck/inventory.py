@@ -74,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
             {"name": "public_intranet", "physnet": "physnet2", "bridge": "br-ex2", "nic": "eth3"},
         ],
         "upstream_gateway": None,
+        "upstream_networks": None,
         "l3_agent_ini": "/etc/neutron/l3_agent.ini",
         "ovs_agent_ini": None,
         "ml2_conf": None,

@@ -335,3 +335,18 @@ def test_spice_port_rejected_on_the_only_interface(lab_up):
                "-j REJECT" in broken.message(name), broken.message(name)
     assert "--dport 6082 -j REJECT" not in lab_exec("controller", "iptables-save -t filter").stdout
     assert_passes(run_checks(f"{SPICE}::{name}"), [name])
+
+
+@pytest.mark.covers("NET-6")
+def test_lost_upstream_route_restored_as_the_inventory_states(lab_up):
+    """The incident: br-ex re-created, its route to 198.18.9.0/24 via the gateway lost. The fix restores exactly
+    the route the inventory states (neutron.upstream_networks), never a default route that never existed."""
+    name = "test_br_ex_without_address_with_static_route[network]"
+    with fault("network", inject="ip route del 198.18.9.0/24", restore=RESTORE_NEUTRON):
+        broken = run_checks(f"{NEUTRON}::{name}")
+        assert_outcomes(broken, {name: "failed"})
+        assert "no route to 198.18.9.0/24 via 198.18.8.1 on br-ex" in broken.message(name)
+        fixed = run_checks(f"{NEUTRON}::{name}", fix=True)
+        assert_outcomes(fixed, {name: "fixed"})
+        routes = lab_exec("network", "ip route show").stdout
+        assert "198.18.9.0/24 via 198.18.8.1 dev br-ex" in routes and "default via 198.18.8.1" not in routes, routes

@@ -47,11 +47,7 @@ def read(transport, bridge: str) -> BridgeRoutes:
 
 def stated_networks(lab) -> list[str]:
     """The networks the inventory says are reached through the upstream gateway ([] when it does not say)."""
-    try:
-        value = lab.get(NETWORKS_KEY)
-    except KeyError:  # an inventory model that does not know the key yet
-        value = None
-    return [str(ipaddress.ip_network(v, strict=False)) for v in (value or [])]
+    return [str(ipaddress.ip_network(v, strict=False)) for v in (lab.get(NETWORKS_KEY) or [])]
 
 
 def destination(route: dict) -> str:
