@@ -7,7 +7,7 @@ import shlex
 
 from fixes import firewall
 from stackcheck.fixing import FixDeclined, fixer
-from stackcheck.probes import dbhost, ini
+from stackcheck.probes import batch, dbhost, ini
 from stackcheck.probes import iptables as ipt
 from stackcheck.probes.galera import node_addresses
 
@@ -25,7 +25,7 @@ def _fstab_with(ctx, line_for, new_line: str) -> str:
 
 
 def _prepare_swapfile(ctx, path: str) -> dbhost.SwapFile:
-    sf = dbhost.parse_swapfile(ctx.run(dbhost.swapfile_command(path)).output(f"the swap file {path}"), path)
+    sf = dbhost.parse_swapfile(batch.run(ctx.transport, dbhost.swapfile_command(path)), path)
     q = shlex.quote(path)
     if not sf.exists:
         ctx.command(f"fallocate -l 1G {q} && chmod 600 {q} && mkswap {q} >/dev/null", undo=f"rm -f {q}",
@@ -61,7 +61,7 @@ def datadir_volume_fstab_line(ctx):
     """Write the data volume's /etc/fstab line (`<device> /var/lib/mysql ext4 defaults 0 2`) when the volume is
     mounted but its line is missing or wrong (mounting, moving data or the datadir are left to the operator)."""
     mount, datadir = ctx.lab.get("db.mount").rstrip("/"), ctx.lab.get("db.datadir").rstrip("/")
-    volume = dbhost.parse_volume(ctx.run(dbhost.volume_command(mount, datadir)).output("the data volume"), datadir)
+    volume = dbhost.parse_volume(batch.run(ctx.transport, dbhost.volume_command(mount, datadir)), datadir)
     mnt = volume.mount
     if mnt.get("TARGET") != mount or mnt.get("FSTYPE") != "ext4":
         raise FixDeclined(f"{mount} is not a mounted ext4 volume: moving the data directory to its own volume is "
@@ -113,7 +113,7 @@ def open_galera_ports(ctx):
 @fixer("DBH-4", risk="config", checks=["test_selinux_enforcing"], roles=["dbnode"])
 def selinux_enforcing(ctx):
     """Put SELinux back to enforcing now (setenforce 1) and at boot (/etc/selinux/config)."""
-    running, boot = dbhost.read_selinux(ctx.run(dbhost.selinux_command()).output("SELinux's state"))
+    running, boot = dbhost.parse_selinux(batch.run(ctx.transport, dbhost.selinux_command()))
     if running is None and boot is None:
         return
     if boot not in (None, "Enforcing"):
@@ -126,7 +126,7 @@ def selinux_enforcing(ctx):
 @fixer("DBH-5", risk="config", checks=["test_socat_installed_no_epel"], roles=["dbnode"])
 def socat_and_no_epel(ctx):
     """Disable every EPEL repository (enabled=0; the repo files stay) and install socat from the base repos."""
-    files = dbhost.split_files(ctx.run(dbhost.repos_command()).output("the yum repositories"))
+    files = dbhost.parse_repos(batch.run(ctx.transport, dbhost.repos_command()))
     by_file: dict[str, list[str]] = {}
     for path, section in dbhost.enabled_epel_repos(files):
         by_file.setdefault(path, []).append(section)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackcheck.probes import dbhost
+from stackcheck.probes import batch, dbhost
 from stackcheck.verdicts import CannotCheck, NotApplicable
 
 
@@ -13,7 +13,7 @@ from stackcheck.verdicts import CannotCheck, NotApplicable
 @pytest.mark.severity("medium")
 def test_swapfile_prepared_and_in_fstab(transport, lab, target, evidence):
     path = lab.get("db.swapfile")
-    sf = dbhost.parse_swapfile(transport.run(dbhost.swapfile_command(path)).output(f"the swap file {path}"), path)
+    sf = dbhost.parse_swapfile(batch.run(transport, dbhost.swapfile_command(path)), path)
     evidence["swapfile"] = f"{path} mode 0{sf.mode} owner {sf.owner} size {sf.size} signature {sf.signature}" \
         if sf.exists else f"{path} missing"
     evidence["fstab"] = sf.fstab.text if sf.fstab else None
@@ -38,8 +38,7 @@ def test_swap_active(transport, lab, target, evidence):
 @pytest.mark.severity("high")
 def test_datadir_on_own_ext4_volume(transport, db, lab, target, evidence):
     mount, datadir = lab.get("db.mount").rstrip("/"), lab.get("db.datadir").rstrip("/")
-    volume = dbhost.parse_volume(transport.run(dbhost.volume_command(mount, datadir)).output("the data volume"),
-                                 datadir)
+    volume = dbhost.parse_volume(batch.run(transport, dbhost.volume_command(mount, datadir)), datadir)
     mnt = volume.mount
     entry = dbhost.fstab_line_for(volume.fstab, mount)
     running_datadir = (db.variable("datadir") or "").rstrip("/")
@@ -103,7 +102,7 @@ def test_galera_ports_reachable_from_other_nodes(transport, lab, connections, ta
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("medium")
 def test_selinux_enforcing(transport, target, evidence):
-    running, boot = dbhost.read_selinux(transport.run(dbhost.selinux_command()).output("SELinux's state"))
+    running, boot = dbhost.parse_selinux(batch.run(transport, dbhost.selinux_command()))
     evidence["selinux"] = f"running {running}, at boot {boot}"
     if running is None and boot is None:  # observed: nothing of SELinux on the host
         raise NotApplicable(f"{target.name} has no SELinux: no getenforce command, no /sys/fs/selinux/enforce and "
@@ -123,8 +122,7 @@ def test_selinux_enforcing(transport, target, evidence):
 def test_socat_installed_no_epel(transport, target, evidence):
     # `command -v` exits 1 when the command is not found: that is the answer, not a failure to read it
     socat = bool(transport.run("command -v socat").output("whether socat is installed", ok=(0, 1)).strip())
-    epel = dbhost.enabled_epel_repos(dbhost.split_files(
-        transport.run(dbhost.repos_command()).output("the yum repositories")))
+    epel = dbhost.enabled_epel_repos(dbhost.parse_repos(batch.run(transport, dbhost.repos_command())))
     evidence["socat"] = socat
     evidence["enabled_epel"] = ", ".join(f"{f} [{s}]" for f, s in epel) or "none"
     problems = []

@@ -4,37 +4,43 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck.probes import dbhost
+from stackcheck.probes import batch, dbhost
 from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
 
 
+def _parts(name: str) -> batch.Batch:
+    return batch.parse((DATA / name).read_text())
+
+
 def test_swapfile_captured_in_the_lab():
-    sf = dbhost.parse_swapfile((DATA / "dbnode2-swapfile.txt").read_text(), "/swapfile")
+    sf = dbhost.parse_swapfile(_parts("dbnode2-swapfile.txt"), "/swapfile")
     assert (sf.exists, sf.mode, sf.owner, sf.signature) == (True, "600", "root", True)
     assert sf.fstab.text == "/swapfile none swap defaults 0 0"
     assert sf.active == []  # /proc/swaps inside a lab container: the machine has none (DBH-1 not hosted)
     assert dbhost.swapfile_problems(sf, "/swapfile") == []
 
 
-def _batch(**parts) -> str:
-    """batch_command's output for parts given as (exit code, output)."""
-    return "".join(f"@@{name}\n{out}\n@@RC {name} {rc}\n" for name, (rc, out) in parts.items())
+def _batch(**parts) -> batch.Batch:
+    """A batch's parts given as (exit code, stdout) or (exit code, stdout, stderr)."""
+    out = batch.Batch()
+    for name, (rc, text, *err) in parts.items():
+        out[name.replace("_", "/")] = batch.Part(name, text, rc, list(err))
+    return out
 
 
 SWAPS = (0, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
 
 
 def test_swapfile_problems():
-    text = _batch(STAT=(0, "644 root 1073741824 regular file\n"), SIG=(0, ""),
-                  FSTAB=(0, "/dev/vda1 / xfs defaults 0 0\n"), SWAPS=SWAPS)
-    sf = dbhost.parse_swapfile(text, "/swapfile")
+    parts = _batch(stat=(0, "644 root 1073741824 regular file\n"), signature=(0, ""),
+                   _etc_fstab=(0, "/dev/vda1 / xfs defaults 0 0\n"), swaps=SWAPS)
+    sf = dbhost.parse_swapfile(parts, "/swapfile")
     assert dbhost.swapfile_problems(sf, "/swapfile") == [
         "/swapfile has mode 0644, expected 0600", "/swapfile has no swap signature (mkswap was not run)",
         "/etc/fstab has no line for /swapfile (expected `/swapfile none swap defaults 0 0`)"]
-    missing = _batch(STAT=(1, "stat: cannot statx '/swapfile': No such file or directory\n"), SIG=(0, ""),
-                     FSTAB=(0, ""), SWAPS=SWAPS)
+    missing = _batch(stat=(batch.MISSING, ""), signature=(batch.MISSING, ""), _etc_fstab=(0, ""), swaps=SWAPS)
     assert dbhost.swapfile_problems(dbhost.parse_swapfile(missing, "/swapfile"), "/swapfile") == \
         ["/swapfile does not exist"]
 
@@ -42,15 +48,14 @@ def test_swapfile_problems():
 def test_swap_signature_unreadable_as_non_root_is_an_error_not_a_finding():
     # captured as `nobody` on dbnode2: dd cannot open the 0600 swap file; the old probe hid dd's failure and
     # reported "no swap signature (mkswap was not run)", a confident wrong finding
-    text = (DATA / "dbnode2-swapfile-nobody.txt").read_text()
     with pytest.raises(CannotCheck, match="swap signature of /swapfile: permission denied"):
-        dbhost.parse_swapfile(text, "/swapfile")
+        dbhost.parse_swapfile(_parts("dbnode2-swapfile-nobody.txt"), "/swapfile")
 
 
-def test_a_part_without_its_exit_code_is_an_error():
-    text = (DATA / "dbnode2-swapfile.txt").read_text().split("@@SWAPS")[0]  # the output stopped before /proc/swaps
-    with pytest.raises(CannotCheck, match="could not read /proc/swaps"):
-        dbhost.parse_swapfile(text, "/swapfile")
+def test_a_part_the_batch_did_not_reach_is_an_error():
+    text = (DATA / "dbnode2-swapfile.txt").read_text().split("### swaps")[0]  # cut before /proc/swaps
+    with pytest.raises(CannotCheck, match="could not read /proc/swaps: the batched read did not reach it"):
+        dbhost.parse_swapfile(batch.parse(text), "/swapfile")
 
 
 def test_proc_swaps_with_the_swap_file_active():
@@ -61,7 +66,7 @@ def test_proc_swaps_with_the_swap_file_active():
 
 
 def test_data_volume_captured_in_the_lab():
-    volume = dbhost.parse_volume((DATA / "dbnode2-volume.txt").read_text(), "/var/lib/mysql/mysql_data")
+    volume = dbhost.parse_volume(_parts("dbnode2-volume.txt"), "/var/lib/mysql/mysql_data")
     assert volume.mount == {"TARGET": "/var/lib/mysql", "SOURCE": "/dev/loop2", "FSTYPE": "ext4"}
     assert volume.datadir_exists and volume.selinux is None and volume.context == ""
     entry = dbhost.fstab_line_for(volume.fstab, "/var/lib/mysql")
@@ -100,17 +105,17 @@ def test_selinux_states():
     assert dbhost.selinux_state("1", None) == ("Enforcing", None)  # /sys/fs/selinux/enforce without getenforce
     assert dbhost.selinux_state("", None) == (None, None)  # Debian: no SELinux
     # captured on dbnode2 (Debian 12): no getenforce, no /sys/fs/selinux/enforce, no /etc/selinux/config
-    assert dbhost.read_selinux((DATA / "dbnode2-selinux-debian.txt").read_text()) == (None, None)
-    centos = _batch(ENFORCE=(0, "Permissive\n"), CONFIG=(0, CENTOS_SELINUX_CONFIG))
-    assert dbhost.read_selinux(centos) == ("Permissive", "Permissive")
+    assert dbhost.parse_selinux(_parts("dbnode2-selinux-debian.txt")) == (None, None)
+    centos = _batch(enforce=(0, "Permissive\n"), _etc_selinux_config=(0, CENTOS_SELINUX_CONFIG))
+    assert dbhost.parse_selinux(centos) == ("Permissive", "Permissive")
 
 
 def test_selinux_config_unreadable_is_not_no_selinux():
     # /etc/selinux not searchable by this user: the old probe (`cat ... 2>/dev/null`) saw "no config", and
     # with no getenforce in PATH reported the host as having no SELinux (not applicable)
-    text = _batch(ENFORCE=(0, ""), CONFIG=(1, "/etc/selinux: Permission denied\n"))
+    parts = _batch(enforce=(0, ""), _etc_selinux_config=(1, "", "/etc/selinux/config: Permission denied"))
     with pytest.raises(CannotCheck, match="/etc/selinux/config: permission denied"):
-        dbhost.read_selinux(text)
+        dbhost.parse_selinux(parts)
 
 
 EPEL_REPO = """[epel]
@@ -130,9 +135,10 @@ enabled=0
 
 
 def test_enabled_epel_repos():
-    files = dbhost.split_files("@@FILE /etc/yum.repos.d/epel.repo\n" + EPEL_REPO +
-                               "@@FILE /etc/yum.repos.d/CentOS-Base.repo\n[base]\nname=CentOS-7 - Base\n"
-                               "mirrorlist=http://mirrorlist.centos.org/?release=7&arch=x86_64&repo=os\n")
+    files = dbhost.parse_repos(_batch(**{
+        "dir /etc/yum.repos.d": (0, ""), "_etc_yum.repos.d_epel.repo": (0, EPEL_REPO),
+        "_etc_yum.repos.d_CentOS-Base.repo": (0, "[base]\nname=CentOS-7 - Base\n"
+                                                  "mirrorlist=http://mirrorlist.centos.org/?release=7&arch=x86_64&repo=os\n")}))
     assert dbhost.enabled_epel_repos(files) == [("/etc/yum.repos.d/epel.repo", "epel")]
     assert dbhost.enabled_epel_repos({}) == []
 
@@ -140,9 +146,11 @@ def test_enabled_epel_repos():
 def test_unreadable_repo_file_is_an_error_not_no_epel():
     # captured as `nobody` on dbnode2 with /etc/yum.repos.d/epel.repo mode 0600 (enabled=1): the old probe
     # skipped the file it could not read and passed "no EPEL enabled"
-    text = (DATA / "dbnode2-repos-nobody-unreadable.txt").read_text()
-    with pytest.raises(CannotCheck, match="could not read /etc/yum.repos.d/epel.repo"):
-        dbhost.split_files(text)
+    with pytest.raises(CannotCheck, match="could not read /etc/yum.repos.d/epel.repo: permission denied"):
+        dbhost.parse_repos(_parts("dbnode2-repos-nobody-unreadable.txt"))
+    # the directory itself not listable (0700): not "no repo files"
+    with pytest.raises(CannotCheck, match="could not read the directory /etc/yum.repos.d: permission denied"):
+        dbhost.parse_repos(_parts("dbnode2-repos-nobody-dir-unreadable.txt"))
 
 
 def test_port_probe_output():

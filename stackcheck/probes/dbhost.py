@@ -7,8 +7,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from stackcheck.probes import ini, sections
-from stackcheck.transport import Result
+from stackcheck.probes import batch, ini, sections
 from stackcheck.verdicts import CannotCheck
 
 GALERA_PORTS = (873, 3306, 4444, 4567, 4568)  # rsync, MySQL, SST, group communication, IST
@@ -58,47 +57,32 @@ def set_fstab_fields(text: str, line: int, new: str) -> str:
     return "".join(lines)
 
 
-# --- batched reads: one round trip, each part's exit code judged ----------------------------------------------
-def batch_command(parts: dict[str, str]) -> str:
-    """Several reads in one round trip: each part's output (stdout and stderr) after `@@NAME`, then its exit
-    code after `@@RC NAME` (each part runs in a subshell, so `exit` ends only that part)."""
-    # the `echo` before the exit code ends an output without a final newline (dd's); parse_batch drops it again
-    return "; ".join(f"echo @@{name}; ( {cmd} ) 2>&1; rc=$?; echo; echo \"@@RC {name} $rc\""
-                     for name, cmd in parts.items())
+# --- batched reads (probes/batch.py: each part judged on its own exit code) -------------------------------------
+def _exists(path: str) -> str:
+    """A part's command for a path that may be missing: the command runs when it exists, exit MISSING when it
+    does not, and a failure when a directory on the way may not be searched (that hides it: not missing)."""
+    q = shlex.quote(path)
+    return (f"[ -e {q} ] || {{ if stat -- {q} 2>&1 | grep -qi 'permission denied'; then echo '{path}: Permission "
+            f"denied' >&2; exit 1; fi; exit {batch.MISSING}; }}")
 
 
-def parse_batch(text: str) -> dict[str, Result]:
-    """name -> Result(exit code, output) of batch_command's output; a part whose exit code is missing (the
-    command stopped before it) has rc -1, so judging it raises CannotCheck."""
-    raw = split_marked(text)
-    codes = {}
-    for header in raw:
-        words = header.split()
-        if len(words) == 3 and words[0] == "RC" and words[2].lstrip("-").isdigit():
-            codes[words[1]] = int(words[2])
-    return {name: Result(codes.get(name, -1), body[:-1] if body.endswith("\n") else body, "")
-            for name, body in raw.items() if not name.startswith("RC ")}
-
-
-def part(parts: dict[str, Result], name: str) -> Result:
-    return parts.get(name) or Result(-1, "", f"the probe printed no {name} part")
-
-
-def _missing(result: Result) -> bool:
-    """A stat/cat that failed only because the path does not exist."""
-    return result.rc == 1 and "no such file or directory" in result.stdout.lower()  # rc judged: 1 and the reason
+def _present(parts: batch.Batch, name: str, what: str) -> str | None:
+    """The part's output, None when what it reads does not exist, CannotCheck when it could not be read."""
+    found = parts.part(name, what)
+    return None if found.rc == batch.MISSING else found.output(what)
 
 
 # --- the swap file ------------------------------------------------------------------------------------------------
 def swapfile_command(path: str) -> str:
     q = shlex.quote(path)
     # stat, then the swap signature at the end of the first page ("SWAPSPACE2"), fstab, active swaps
-    return batch_command({
-        "STAT": f"stat -c '%a %U %s %F' {q}",
-        "SIG": f"[ -e {q} ] || exit 0; dd if={q} bs=1 skip=$(( $(getconf PAGESIZE) - 10 )) count=10 status=none",
-        "FSTAB": "cat /etc/fstab",
-        "SWAPS": "cat /proc/swaps",
-    })
+    return batch.script(
+        batch.part("stat", f"{_exists(path)}; stat -c '%a %U %s %F' {q}"),
+        batch.part("signature", f"{_exists(path)}; dd if={q} bs=1 skip=$(( $(getconf PAGESIZE) - 10 )) count=10 "
+                                "status=none"),
+        batch.file("/etc/fstab"),
+        batch.part("swaps", "cat /proc/swaps"),
+    )
 
 
 @dataclass
@@ -117,18 +101,15 @@ def split_marked(text: str) -> dict[str, str]:
     return sections.split(text, "@@", is_name=str.isupper)
 
 
-def parse_swapfile(text: str, path: str) -> SwapFile:
-    """The swap file as swapfile_command read it; CannotCheck for any part that could not be read (a swap file
-    root alone may read is "unreadable", never "without a signature")."""
-    parts = parse_batch(text)
-    stat = part(parts, "STAT")
-    exists = not _missing(stat)
-    st = stat.output(f"the mode and owner of {path}").split() if exists else []
-    signature = exists and "SWAPSPACE2" in part(parts, "SIG").output(f"the swap signature of {path}")
-    entries = parse_fstab(part(parts, "FSTAB").output("/etc/fstab"))
+def parse_swapfile(parts: batch.Batch, path: str) -> SwapFile:
+    """The swap file as swapfile_command read it (batch.run / batch.parse); CannotCheck for any part that could
+    not be read (a swap file root alone may read is "unreadable", never "without a signature")."""
+    st = (_present(parts, "stat", f"the mode and owner of {path}") or "").split()
+    signature = bool(st) and "SWAPSPACE2" in (_present(parts, "signature", f"the swap signature of {path}") or "")
+    entries = parse_fstab(parts.file("/etc/fstab") or "")
     line = next((e for e in reversed(entries) if e.spec == path), None)
-    active = parse_proc_swaps(part(parts, "SWAPS").output("/proc/swaps"))
-    return SwapFile(exists, st[0] if st else "", st[1] if len(st) > 1 else "", int(st[2]) if len(st) > 2 else 0,
+    active = parse_proc_swaps(parts.output("swaps", "/proc/swaps"))
+    return SwapFile(bool(st), st[0] if st else "", st[1] if len(st) > 1 else "", int(st[2]) if len(st) > 2 else 0,
                     signature, line, active)
 
 
@@ -155,14 +136,15 @@ SELINUX_RUNNING = ("if command -v getenforce >/dev/null 2>&1; then getenforce; "
 
 
 def volume_command(mount: str, datadir: str) -> str:
-    return batch_command({
-        "MNT": f"findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(datadir)} 2>/dev/null "
-               f"|| findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(mount)}",
-        "DIR": f"stat -c '%U %F' {shlex.quote(datadir)}",
-        "FSTAB": "cat /etc/fstab",
-        "SELINUX": SELINUX_RUNNING,
-        "CONTEXT": f"[ -e {shlex.quote(datadir)} ] || exit 0; ls -dZ {shlex.quote(datadir)}",
-    })
+    q = shlex.quote(datadir)
+    return batch.script(
+        batch.part("mount", f"findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {q} 2>/dev/null "
+                            f"|| findmnt -n -P -o TARGET,SOURCE,FSTYPE --target {shlex.quote(mount)}"),
+        batch.part("datadir", f"{_exists(datadir)}; stat -c '%U %F' {q}"),
+        batch.file("/etc/fstab"),
+        batch.part("selinux", SELINUX_RUNNING),
+        batch.part("context", f"{_exists(datadir)}; ls -dZ {q}"),
+    )
 
 
 @dataclass
@@ -174,19 +156,15 @@ class Volume:
     context: str  # the datadir's SELinux context (read only where SELinux runs)
 
 
-def parse_volume(text: str, datadir: str) -> Volume:
-    parts = parse_batch(text)
-    mount = parse_findmnt_pairs(part(parts, "MNT").output(f"the filesystem of {datadir} (findmnt)"))
+def parse_volume(parts: batch.Batch, datadir: str) -> Volume:
+    mount = parse_findmnt_pairs(parts.output("mount", f"the filesystem of {datadir} (findmnt)"))
     if not mount.get("TARGET"):
         raise CannotCheck(f"could not read the filesystem of {datadir}: findmnt printed nothing")
-    stat = part(parts, "DIR")
-    exists = not _missing(stat)
-    if exists:
-        stat.output(f"{datadir} (stat)")
-    running, _ = selinux_state(part(parts, "SELINUX").output("SELinux's mode (getenforce)"), None)
+    exists = _present(parts, "datadir", f"{datadir} (stat)") is not None
+    running, _ = selinux_state(parts.output("selinux", "SELinux's mode (getenforce)"), None)
     enabled = running in ("Enforcing", "Permissive")
-    context = part(parts, "CONTEXT").output(f"the SELinux context of {datadir} (ls -dZ)") if enabled else ""
-    return Volume(mount, exists, parse_fstab(part(parts, "FSTAB").output("/etc/fstab")), running, context)
+    context = (_present(parts, "context", f"the SELinux context of {datadir} (ls -dZ)") or "") if enabled else ""
+    return Volume(mount, exists, parse_fstab(parts.file("/etc/fstab") or ""), running, context)
 
 
 def parse_findmnt_pairs(text: str) -> dict[str, str]:
@@ -226,39 +204,35 @@ def selinux_state(getenforce: str | None, config: str | None) -> tuple[str | Non
 
 
 def selinux_command() -> str:
-    return batch_command({
-        "ENFORCE": SELINUX_RUNNING,
-        # a directory this user cannot search must not pass for "no SELinux config"
-        "CONFIG": "if [ -e /etc/selinux/config ]; then cat /etc/selinux/config; elif [ -d /etc/selinux ] && ! [ -x "
-                  "/etc/selinux ]; then echo '/etc/selinux: Permission denied' >&2; exit 1; fi",
-    })
+    return batch.script(batch.part("enforce", SELINUX_RUNNING), batch.file("/etc/selinux/config"))
 
 
-def read_selinux(text: str) -> tuple[str | None, str | None]:
-    """(running mode, mode at boot) from selinux_command's output; (None, None) means no SELinux at all (no
-    getenforce, no /sys/fs/selinux/enforce, no /etc/selinux/config); CannotCheck when a part failed."""
-    parts = parse_batch(text)
-    config = part(parts, "CONFIG").output("/etc/selinux/config")
-    return selinux_state(part(parts, "ENFORCE").output("SELinux's mode (getenforce)"), config or None)
+def parse_selinux(parts: batch.Batch) -> tuple[str | None, str | None]:
+    """(running mode, mode at boot) from selinux_command's parts; (None, None) means no SELinux at all (no
+    getenforce, no /sys/fs/selinux/enforce, no /etc/selinux/config); CannotCheck when a part failed (a
+    config behind a directory this user may not search is unreadable, not absent)."""
+    config = parts.file("/etc/selinux/config")
+    return selinux_state(parts.output("enforce", "SELinux's mode (getenforce)"), config or None)
 
 
 # --- yum repositories (EPEL) --------------------------------------------------------------------------------------
+REPOS = "/etc/yum.repos.d"
+
+
 def repos_command() -> str:
-    d = "/etc/yum.repos.d"
-    return (f"if [ -d {d} ] && ! {{ [ -r {d} ] && [ -x {d} ]; }}; then echo '@@UNREADABLE {d}'; fi; "
-            f"for f in {d}/*.repo; do [ -f \"$f\" ] || continue; if [ -r \"$f\" ]; then echo \"@@FILE $f\"; "
-            "cat \"$f\"; else echo \"@@UNREADABLE $f\"; fi; done; true")
+    return batch.script(batch.files_in(REPOS, "*.repo"))
+
+
+def parse_repos(parts: batch.Batch) -> dict[str, str]:
+    """path -> text of each repo file; CannotCheck when the directory or a repo file could not be read (an
+    unread file could be the one that enables EPEL)."""
+    parts.output(f"dir {REPOS}", f"the directory {REPOS}")
+    return {path: parts.file(path) or "" for path in parts.names(f"{REPOS}/")}
 
 
 def split_files(text: str) -> dict[str, str]:
-    """path -> text of each repo file; CannotCheck when a repo file or the directory could not be read (an
-    unread file could be the one that enables EPEL)."""
-    found = sections.split(text, "@@", is_name=lambda n: n.startswith(("FILE ", "UNREADABLE ")))
-    unreadable = [name.split(" ", 1)[1] for name in found if name.startswith("UNREADABLE ")]
-    if unreadable:
-        raise CannotCheck(f"could not read {', '.join(unreadable)}: not readable by this user (run as root or with "
-                          "become)")
-    return {name.split(" ", 1)[1]: body for name, body in found.items()}
+    """The old `@@FILE path` sections (no probe prints them any more: repos_command is a batch, parse_repos)."""
+    return sections.split(text, "@@FILE ")
 
 
 def enabled_epel_repos(files: dict[str, str]) -> list[tuple[str, str]]:
