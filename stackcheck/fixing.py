@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -479,20 +480,25 @@ class Engine:
             say("rolled back: every file verified against its backup")
 
 
-# For tests only (documented in README "Testing an interrupted fix"): STACKCHECK_TEST_STOP_AT=STEP[:SIGNAL] makes the
-# engine send itself SIGNAL (KILL by default; INT, TERM) at STEP: after-backup, after-write, after-first-action,
-# during-recheck. Off unless set; nothing else reads it.
-TEST_STOP_ENV = "STACKCHECK_TEST_STOP_AT"
+# For tests only (README, "Testing an interrupted fix"): STACKCHECK_TEST_STOP_AT=STEP[:HOW] stops the engine at
+# STEP (after-backup, after-write, after-first-action, during-recheck): HOW is a signal the process sends itself
+# (KILL by default; INT, TERM), or EXEC to run the local command in STACKCHECK_TEST_EXEC there (e.g. cut the
+# network to the host). Off unless set; nothing else reads them.
+TEST_STOP_ENV, TEST_EXEC_ENV = "STACKCHECK_TEST_STOP_AT", "STACKCHECK_TEST_EXEC"
 
 
 def test_stop(step: str) -> None:
     wanted = os.environ.get(TEST_STOP_ENV, "")
     if not step or not wanted:
         return
-    where, _, sig = wanted.partition(":")
-    if where == step:
-        os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))
-        time.sleep(5)  # let a catchable signal's handler run here, at this step
+    where, _, how = wanted.partition(":")
+    if where != step:
+        return
+    if how == "EXEC":
+        subprocess.run(os.environ[TEST_EXEC_ENV], shell=True, check=True)
+        return
+    os.kill(os.getpid(), getattr(signal, f"SIG{how or 'KILL'}"))
+    time.sleep(5)  # let a catchable signal's handler run here, at this step
 
 
 def _first_line(exc: BaseException) -> str:

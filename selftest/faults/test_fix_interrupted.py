@@ -7,11 +7,13 @@ both its pre-fix and its fixed content.
 The engine is stopped at a named step through its test hook (STACKCHECK_TEST_STOP_AT, see stackcheck/fixing.py)."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from selftest.faultlib import fault, lab_exec, run_checks
 from selftest.faults.test_db import CNF, assert_outcomes, wait_for, wait_lab_healthy, wait_size
-from stackcheck.fixing import LOCK_PATH, TEST_STOP_ENV
+from stackcheck.fixing import LOCK_PATH, TEST_EXEC_ENV, TEST_STOP_ENV
 from stackcheck.journal import JOURNAL
 
 HORIZON = "tests_openstack/test_horizon.py"
@@ -93,3 +95,24 @@ def test_db_restart_fix_killed_after_the_restart(lab_up):
         lab_exec(node, f"rm -rf {LOCK_PATH} {JOURNAL}; grep -q '{full}' {CNF} || {{ cp /root/60-galera.cnf.orig {CNF};"
                        f" systemctl restart mariadb; }}; rm -f /root/60-galera.cnf.orig", check=False)
         wait_lab_healthy(180)
+
+
+def test_connection_lost_mid_fix_is_interrupted_then_rolled_back_by_the_next_run(lab_up):
+    """The controller drops off the network right after the MPM switch (a blackhole route on this machine cuts
+    the run's SSH connection): the run reports the fix as interrupted, an error, never fixed; the journal stays
+    on the host; once the network is back the next --fix run rolls it back and fixes it from the start."""
+    cut, heal = "ip route replace blackhole 198.18.0.11/32", "ip route del blackhole 198.18.0.11/32"
+    with fault("controller", inject=PREFORK, restore=EVENT + f"; rm -rf {LOCK_PATH} {JOURNAL}"):
+        try:
+            lost = run_checks(f"{HORIZON}::{MPM}", fix=True, extra=("--connect-timeout", "3"),
+                              env={TEST_STOP_ENV: "after-first-action:EXEC", TEST_EXEC_ENV: cut})
+        finally:
+            subprocess.run(heal, shell=True, check=False)
+        case = lost.case(MPM)
+        assert case["outcome"] == "error" and case["fix_status"] == "interrupted", case
+        assert "stopped answering during the fix" in case["fix_log"], case["fix_log"]
+        assert lost.returncode == 1, lost.output[-2000:]
+        assert JOURNAL in leftovers("controller"), "the journal stays for the next run"
+        again = run_checks(f"{HORIZON}::{MPM}", fix=True)
+        assert "rolled back the interrupted fix" in again.output, again.output[-3000:]
+        assert again.outcome(MPM) == "fixed" and enabled_mpms() == ["event"] and leftovers("controller") == ""
