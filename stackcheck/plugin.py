@@ -185,7 +185,7 @@ def pytest_runtest_call(item: pytest.Item):
         return (yield)
     except v.NotApplicable as exc:
         pytest.skip(str(exc))
-    except AssertionError:  # a finding (never an error: a check that could not read is not repaired)
+    except (AssertionError, pytest.fail.Exception):  # a finding (an error, a check that could not read, is not repaired)
         if not state_of(item.config).fixing or not fixflow.try_fix(item):
             raise
         return None

@@ -71,11 +71,18 @@ def fix_db_conf(ctx):
     path = str(WORK / "my.cnf")
     ctx.edit(path, "[mysqld]\\nbinlog_format=ROW\\n")
 
-@fixer("CEIL-1", risk="config", checks=["test_ttl_is_finite"])
+@fixer("CEIL-1", risk="config", checks=["test_ttl_is_finite", "test_ttl_by_pytest_fail"])
 def set_ttl(ctx):
     """Set a finite time to live."""
     path = str(WORK / "ceilometer.conf")
     ctx.edit(path, ctx.read(path).replace("time_to_live = -1", "time_to_live = 604800"))
+
+@pytest.mark.requirement("CEIL-1")
+@pytest.mark.role("compute")
+def test_ttl_by_pytest_fail(host):
+    """A finding said with pytest.fail is a finding like an assert: failed, and its fixer runs."""
+    if "time_to_live = 604800" not in host.file(str(WORK / "ceilometer.conf")).content_string:
+        pytest.fail("time_to_live is not 604800")
 
 @fixer("CEIL-2", risk="config", checks=["test_history_off"])
 def wrong_fix(ctx):
@@ -180,6 +187,15 @@ def test_fix_run_ends_with_the_final_state(project, tmp_path):
     assert result.ret == 0, result.stdout.str()[-2000:]
 
 
+def test_pytest_fail_is_a_finding_and_gets_its_fixer(project, tmp_path):
+    pytester, inv, work = project
+    reports = tmp_path / "reports"
+    run(pytester, inv, reports, "-k", "pytest_fail")
+    assert junit(reports)["test_ttl_by_pytest_fail[here]"]["outcome"] == "failed"
+    run(pytester, inv, reports, "--fix", "-k", "pytest_fail")
+    assert junit(reports)["test_ttl_by_pytest_fail[here]"]["outcome"] == "fixed"
+
+
 def test_fix_run_of_a_single_check_rechecks_it(project, tmp_path):
     """One check, its fix rolled back: the final re-check runs it again (no KeyError from reused fixtures)."""
     pytester, inv, _ = project
@@ -217,7 +233,7 @@ def test_properties_survive_xdist(project, tmp_path):
     reports = tmp_path / "reports"
     run(pytester, inv, reports, "-n", "2")
     cases = junit(reports)
-    assert len(cases) == 9
+    assert len(cases) == 10
     for name, props in cases.items():
         assert props.get("requirements") and props.get("outcome") and "roles" in props, (name, props)
     assert cases["test_hosts_file_readable[nowhere]"]["outcome"] == "error"
