@@ -1,5 +1,5 @@
 """The splitter every batched probe shares: what a header is, and what is content that only looks like one."""
-from stackcheck.probes import dbhost, sections, sysctl
+from stackcheck.probes import sections, sysctl
 
 
 def test_split_keeps_each_section_with_its_newlines_and_drops_what_precedes_the_first_header():
@@ -18,13 +18,6 @@ def test_split_with_is_name_leaves_a_header_like_comment_inside_a_file():
     assert files == {"/etc/sysctl.d/60-arp.conf": "### proxy ARP for the public block\n"
                                                   "net.ipv4.conf.eth0.proxy_arp = 1\n"}
     assert sysctl.persisted(files, "net.ipv4.conf.eth0.proxy_arp") == ("1", "/etc/sysctl.d/60-arp.conf")
-
-
-def test_dbhost_markers_are_upper_case_so_a_diff_hunk_in_a_file_is_content():
-    text = "@@STAT\n1024 0600\n@@FSTAB\n@@ -1,2 +1,3 @@\n/swapfile none swap sw 0 0\n"
-    assert dbhost.split_marked(text) == {"STAT": "1024 0600\n", "FSTAB": "@@ -1,2 +1,3 @@\n/swapfile none swap sw 0 0\n"}
-    assert dbhost.split_files("@@FILE /etc/yum.repos.d/a.repo\n[a]\n@@FILE /etc/yum.repos.d/b.repo\n[b]\n") == {
-        "/etc/yum.repos.d/a.repo": "[a]\n", "/etc/yum.repos.d/b.repo": "[b]\n"}
 
 
 def test_fields_reads_key_value_lines_of_a_section_and_ignores_the_rest():

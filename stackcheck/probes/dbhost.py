@@ -7,7 +7,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from stackcheck.probes import batch, ini, sections
+from stackcheck.probes import batch, ini
 from stackcheck.verdicts import CannotCheck
 
 GALERA_PORTS = (873, 3306, 4444, 4567, 4568)  # rsync, MySQL, SST, group communication, IST
@@ -94,11 +94,6 @@ class SwapFile:
     signature: bool
     fstab: FstabEntry | None
     active: list[str]
-
-
-def split_marked(text: str) -> dict[str, str]:
-    """The `@@NAME` sections (upper case: a file's own `@@` line is content)."""
-    return sections.split(text, "@@", is_name=str.isupper)
 
 
 def parse_swapfile(parts: batch.Batch, path: str) -> SwapFile:
@@ -230,11 +225,6 @@ def parse_repos(parts: batch.Batch) -> dict[str, str]:
     return {path: parts.file(path) or "" for path in parts.names(f"{REPOS}/")}
 
 
-def split_files(text: str) -> dict[str, str]:
-    """The old `@@FILE path` sections (no probe prints them any more: repos_command is a batch, parse_repos)."""
-    return sections.split(text, "@@FILE ")
-
-
 def enabled_epel_repos(files: dict[str, str]) -> list[tuple[str, str]]:
     """(file, section) of every enabled EPEL repository (yum's default for `enabled` is 1)."""
     found = []
@@ -253,12 +243,72 @@ def enabled_epel_repos(files: dict[str, str]) -> list[tuple[str, str]]:
 # --- reachability of the Galera ports between nodes ---------------------------------------------------------------
 def listen_command(address: str, ports, seconds: int = 10) -> str:
     """On the node: for each port nobody listens on, a short-lived socat listener (so a peer can tell an open
-    firewall from a closed one on ports that only listen during SST/IST). Prints `PID <pid>` per listener."""
+    firewall from a closed one on ports that only listen during SST/IST), each one judged before any peer
+    connects: `PID <pid> <port> listening` once ss shows the port listening; `PID <pid> <port> slow` when it
+    runs but does not listen within 3 s; `FAILED <port> <exit> <socat's stderr>` when it exited (a bind below
+    1024 without root, socat or timeout not runnable: 126/127); `BUSY <port>` for a port something already
+    listens on; `MISSING <tool> ...` (nothing started) when ss, socat or timeout is not installed. `END` last,
+    so that output cut short is seen."""
     plist = " ".join(str(p) for p in ports)
-    return (f"busy=$(ss -Hltn 2>/dev/null | awk '{{print $4}}'); for p in {plist}; do "
-            f"echo \"$busy\" | grep -Eq '(^|[:*])'$p'$' && continue; "
+    return ("miss=; for t in ss socat timeout; do command -v $t >/dev/null 2>&1 || miss=\"$miss $t\"; done; "
+            "if [ -n \"$miss\" ]; then echo \"MISSING$miss\"; echo END; exit 0; fi; "
+            "busy=$(ss -Hltn) || { echo 'ss -Hltn failed' >&2; exit 1; }; d=$(mktemp -d) || exit 1; started=; "
+            f"for p in {plist}; do "
+            "if echo \"$busy\" | awk '{print $4}' | grep -Eq '(^|[:*])'$p'$'; then echo \"BUSY $p\"; continue; fi; "
             f"timeout {seconds} socat -u TCP-LISTEN:$p,bind={address},reuseaddr,fork OPEN:/dev/null,wronly "
-            f">/dev/null 2>&1 </dev/null & echo PID $!; done; sleep 0.3")
+            ">/dev/null 2>\"$d/$p\" </dev/null & started=\"$started $p:$!\"; done; "
+            "for s in $started; do p=${s%:*}; pid=${s#*:}; state=slow; for i in $(seq 1 30); do "
+            "if ss -Hltn \"sport = :$p\" | grep -q .; then state=listening; break; fi; "
+            "if ! kill -0 $pid 2>/dev/null; then state=exited; break; fi; sleep 0.1; done; "
+            "if [ $state = exited ]; then wait $pid; rc=$?; "
+            "echo \"FAILED $p $rc $(tr '\\n' ' ' <\"$d/$p\" | cut -c1-300)\"; "
+            "else echo \"PID $pid $p $state\"; fi; done; rm -rf \"$d\"; echo END")
+
+
+@dataclass
+class Listeners:
+    """What `listen_command` reports: the listeners started (to stop afterwards, whatever happened) and, per
+    port, why there is no listener to test against (empty when every port listens)."""
+    pids: list[int]
+    failures: list[str]
+
+
+def parse_listeners(text: str, host: str) -> Listeners:
+    """Judge `listen_command`'s output. A port without a confirmed listener cannot be tested: a connection to it
+    would be refused by the node itself, not by a firewall, so it is a failure to report, never "refused"."""
+    pids, failures = [], []
+    for line in text.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "MISSING":
+            tools = rest.split()
+            failures.append(f"could not start listeners on {host} to test reachability: {', '.join(tools)} "
+                            f"not found on the PATH (install {'socat' if 'socat' in tools else 'them'})")
+        elif word == "PID" and len(rest.split()) == 3 and rest.split()[0].isdigit():
+            pid, port, state = rest.split()
+            pids.append(int(pid))
+            if state != "listening":
+                failures.append(f"could not listen on {port} on {host} to test reachability: the listener did "
+                                "not listen within 3 s")
+        elif word == "FAILED" and len(rest.split()) >= 2 and rest.split()[0].isdigit():
+            port, rc, stderr = (rest.split(" ", 2) + [""])[:3]
+            failures.append(f"could not listen on {port} on {host} to test reachability: "
+                            f"{_listener_failure(int(port), rc, stderr)}")
+    if text.strip().splitlines()[-1:] != ["END"]:
+        failures.append(f"could not start listeners on {host} to test reachability: the listener command stopped "
+                        f"before it finished: {text.strip()[-200:] or '(no output)'}")
+    return Listeners(pids, failures)
+
+
+def _listener_failure(port: int, rc: str, stderr: str) -> str:
+    said = re.sub(r"^\S+ \S+ socat\[\d+\] [EW] ", "", stderr.strip())  # drop socat's date, time and pid
+    if rc in ("126", "127"):
+        return f"socat could not be run (exit {rc}{': ' + said if said else ''})"
+    if "Permission denied" in said:
+        return "permission denied (ports below 1024 need root or become)" if port < 1024 else \
+            f"permission denied ({said})"
+    if "Address already in use" in said:
+        return "the port is in use (something started listening on it meanwhile)"
+    return f"socat exited {rc}: {said or '(no message)'}"
 
 
 def connect_command(address: str, ports, timeout: int = 2) -> str:
