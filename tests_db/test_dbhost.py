@@ -73,9 +73,12 @@ def test_galera_ports_reachable_from_other_nodes(transport, lab, connections, ta
     address = target.address
     ports = dbhost.GALERA_PORTS
     started = transport.run(dbhost.listen_command(address, ports))
-    pids = dbhost.parse_pids(started.output("short-lived listeners on the SST/IST ports (socat)"))
+    listeners = dbhost.parse_listeners(started.output("short-lived listeners on the SST/IST ports (socat)"),
+                                       target.name)
     blocked = []
     try:
+        if listeners.failures:  # a port nobody listens on answers "refused" from the node itself, firewall or not
+            raise CannotCheck("; ".join(listeners.failures))
         for peer in lab.hosts("dbnode"):
             if peer.name == target.name:
                 continue
@@ -89,8 +92,8 @@ def test_galera_ports_reachable_from_other_nodes(transport, lab, connections, ta
                 if result[port] != "open":
                     blocked.append(f"{peer.name} -> {port}: {result[port]}")
     finally:
-        if pids:
-            transport.run("kill " + " ".join(str(p) for p in pids) + " 2>/dev/null; true")
+        if listeners.pids:
+            transport.run("kill " + " ".join(str(p) for p in listeners.pids) + " 2>/dev/null; true")
     evidence["ports"] = " ".join(str(p) for p in ports)
     evidence["blocked"] = ", ".join(blocked) or "none"
     assert not blocked, (f"{target.name} ({address}): Galera ports not reachable from the other DB nodes: "
