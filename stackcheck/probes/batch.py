@@ -64,7 +64,8 @@ def files_in(directory: str, pattern: str = "*") -> str:
     each file matching `pattern` in it as a part named by its path."""
     d = shlex.quote(directory)
     listing = part(f"dir {directory}", f"[ ! -e {d} ] || ls -A {d} >/dev/null")
-    return f"{listing}; for __sc_f in {d}/{pattern}; do [ -e \"$__sc_f\" ] && __sc_file \"$__sc_f\"; done"
+    # `[ ! -e ] ||`, not `[ -e ] &&`: an unmatched glob (no file) must not leave the script's exit code at 1
+    return f"{listing}; for __sc_f in {d}/{pattern}; do [ ! -e \"$__sc_f\" ] || __sc_file \"$__sc_f\"; done"
 
 
 def script(*lines: str) -> str:
@@ -80,6 +81,14 @@ class Part:
 
     def result(self) -> Result:
         return Result(self.rc, self.text, _telling(self.err))
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    def reason(self) -> str:
+        """Why the part did not succeed, in one line (as Result.reason says it of a command)."""
+        return self.result().reason()
 
     def output(self, what: str, ok: tuple[int, ...] = (0,)) -> str:
         return self.result().output(what, ok)
