@@ -5,7 +5,7 @@ import shlex
 import pytest
 
 from stackcheck.probes import ceilometer as ceil
-from stackcheck.probes import hostconf, ini, logs, parts
+from stackcheck.probes import hostconf, ini, logs
 from stackcheck.probes import release as rel
 from stackcheck.verdicts import CannotCheck, Finding, NotApplicable
 
@@ -123,9 +123,10 @@ EXPIRER_GREP = ("grep -rl aodh-expirer /dev/null $(for d in /etc/crontab /etc/cr
 
 def expirer_scheduled(bundle) -> bool | str:
     """True when aodh-expirer is scheduled; False when it certainly is not; else why that is unknown."""
-    grep = parts.split(bundle.outputs.get("expirer", "")).get("expirer")
-    if grep is None:
-        return "the probe printed nothing for aodh-expirer's schedule"
+    try:
+        grep = bundle.part("expirer", "where aodh-expirer is scheduled")
+    except CannotCheck as exc:
+        return str(exc)
     found = grep.output("where aodh-expirer is scheduled", ok=(0, 1, 2))  # 2: some file unreadable, judged below
     crontabs = [bundle.files[p] for p in EXPIRER_CRONTABS]  # CannotCheck when a crontab cannot be read
     if found.strip() or any(c and any("aodh-expirer" in line and not line.lstrip().startswith("#")
@@ -142,7 +143,7 @@ def expirer_scheduled(bundle) -> bool | str:
 def test_alarm_history_off_or_finite(target, transport, lab, evidence):
     cpath, apath = lab.get("ceilometer.conf"), lab.get("ceilometer.aodh_conf")
     bundle, release = read_release(transport, lab, evidence, [cpath, apath, *EXPIRER_CRONTABS],
-                                   {"expirer": parts.part("expirer", EXPIRER_GREP)})
+                                   {"expirer": EXPIRER_GREP})
     c = ini.parse(bundle.files[cpath]) if bundle.files[cpath] is not None else None
     a = ini.parse(bundle.files[apath]) if bundle.files[apath] is not None else None
     if c is None and a is None:
@@ -175,16 +176,16 @@ def test_alarm_history_off_or_finite(target, transport, lab, evidence):
 def test_metering_database_filesystem_below_threshold(target, transport, lab, evidence):
     data_dir = lab.get("ceilometer.data_dir")
     limit = lab.get("disk.max_used_percent")
-    bundle, release = read_release(transport, lab, evidence, extra={"df": parts.part("df", f"df -P {shlex.quote(data_dir)}")})
-    df = parts.split(bundle.outputs.get("df", "")).get("df")
-    if df is not None and df.rc != 0 and "no such file" in df.stderr.lower():
+    bundle, release = read_release(transport, lab, evidence, extra={"df": f"df -P {shlex.quote(data_dir)}"})
+    df = bundle.part("df", f"the filesystem usage of {data_dir} (df -P)")  # CannotCheck when it never ran
+    if df.rc != 0 and "no such file" in "\n".join(df.err).lower():
         # observed: no MongoDB data dir; declared or installed: a release that keeps its samples in Gnocchi
         if not ceil.storage_in_ceilometer(release):
             raise NotApplicable(f"no metering database at {data_dir} on {target}, and {release} keeps its samples "
                                 f"in Gnocchi, not in a database of Ceilometer's")
         raise CannotCheck(f"cannot check: the metering database's data dir {data_dir} does not exist on {target}: "
                           f"set stackcheck.ceilometer.data_dir to MongoDB's dbPath (storage.dbPath in mongod.conf)")
-    out = df.output(f"the filesystem usage of {data_dir} (df -P)") if df is not None else ""
+    out = df.output(f"the filesystem usage of {data_dir} (df -P)")
     usage = logs.parse_df(out)
     if usage is None:
         raise CannotCheck(f"could not read the filesystem usage of {data_dir} on {target}: df printed {out[:200]!r}")

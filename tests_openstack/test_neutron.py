@@ -3,7 +3,7 @@ bridges with their NICs, the agents' configuration for several flat external net
 address, and the networks as the Neutron API sees them."""
 import pytest
 
-from stackcheck.probes import cloudapi, hostconf, ini, neutron, ovs, parts
+from stackcheck.probes import cloudapi, hostconf, ini, neutron, ovs
 from stackcheck.probes import upstream  # NET-6
 from stackcheck.verdicts import CannotCheck, Finding, need
 
@@ -37,13 +37,12 @@ def test_external_bridges_with_their_nics(target, transport, lab, evidence):
 @pytest.mark.severity("high")
 def test_l3_agent_external_options_empty(target, transport, lab, evidence):
     path = lab.get("neutron.l3_agent_ini")
-    bundle = hostconf.read(transport, [path], ["neutron"], {"known": parts.part("known", neutron.KNOWN_L3_OPTIONS)})
+    bundle = hostconf.read(transport, [path], ["neutron"], {"known": neutron.KNOWN_L3_OPTIONS})
     if bundle.files[path] is None:
         raise CannotCheck(f"cannot check: {path} does not exist on {target}: set stackcheck.neutron.l3_agent_ini "
                           f"to the file the L3 agent reads")
     conf = ini.parse(bundle.files[path])
-    known = neutron.known_options(parts.judged(bundle.outputs.get("known", ""), "known",
-                                               "which l3-agent options the installed neutron defines"))
+    known = neutron.known_options(bundle.output("known", "which l3-agent options the installed neutron defines"))
     evidence["neutron"] = bundle.version_text("neutron")
     evidence["options the installed neutron defines"] = (",".join(sorted(known)) or "neither") if known is not None else "unknown"
     for key in neutron.L3_EMPTY:

@@ -3,7 +3,7 @@ node proxies, the compute node serves, nova.conf on both says so, the firewall l
 import pytest
 import requests
 
-from stackcheck.probes import hostconf, ini, parts, spice
+from stackcheck.probes import batch, hostconf, ini, spice
 from stackcheck.probes import iptables as ipt
 from stackcheck.verdicts import CannotCheck, Finding
 
@@ -19,7 +19,7 @@ def nova_conf(transport, lab, evidence, extra=None):
     release = bundle.release("nova")
     evidence["nova"] = f"{bundle.version_text('nova')} ({release or 'release unknown'})"
     if extra:
-        return ini.parse(text), release, bundle.outputs
+        return ini.parse(text), release, bundle
     return ini.parse(text), release
 
 
@@ -27,12 +27,12 @@ def nova_conf(transport, lab, evidence, extra=None):
 @pytest.mark.role("controller", "compute")
 @pytest.mark.severity("medium")
 def test_spice_enabled_and_vnc_off(target, transport, lab, evidence):
-    conf, release, out = nova_conf(transport, lab, evidence, {"novnc": parts.part("novnc", spice.NOVNC_COMMAND)})
+    conf, release, bundle = nova_conf(transport, lab, evidence, {"novnc": spice.NOVNC_COMMAND})
     evidence["vnc"] = spice.vnc_state(conf, release)[1]
     evidence["spice"] = (f"enabled={conf.get('spice', 'enabled')} agent_enabled={conf.get('spice', 'agent_enabled')}"
                          f" keymap={conf.get('spice', 'keymap')}")
     problems = spice.spice_problems(conf, release, lab.get("spice.keymap"))
-    running = parts.judged(out.get("novnc", ""), "novnc", "whether the noVNC proxy runs (systemctl is-active)").split()
+    running = bundle.output("novnc", "whether the noVNC proxy runs (systemctl is-active)").split()
     evidence["novnc proxy"] = ",".join(running) or "not running"
     if running:
         problems.append(f"the noVNC proxy runs ({', '.join(running)}; expected stopped and disabled)")
@@ -116,7 +116,7 @@ def test_spice_proxy_service_enabled_running_listening(target, transport, lab, e
         raise Finding(f"{target} has no SPICE proxy unit ({' or '.join(PROXY_UNITS)})",
                       remediation="install the SPICE proxy (Debian: nova-consoleproxy; RDO: "
                                   "openstack-nova-spicehtml5proxy), then pytest --fix enables and starts it")
-    found = parts.split(transport.run(spice.service_command(unit, port)).output(f"the state of {unit}"))
+    found = batch.run(transport, spice.service_command(unit, port))
     enabled, active, listening = spice.service_state(found, unit)
     evidence.update(unit=unit, enabled=enabled, active=active, listening=",".join(listening) or "nothing")
     problems = []

@@ -1,7 +1,7 @@
 """The openstack family's checks under the verdict model, on what the lab really printed: every check is run with a
-transport that replays the answers captured on the lab in a box (data/openstack/replay/*.json, recorded by running
-the check through `labbox exec HOST -- su nobody -s /bin/sh -c '...'` with a non-root PATH, or as root where
-named). A read that failed is an *error* (CannotCheck) naming why, never a pass and never a finding; a catalog
+transport that replays the answers captured on the lab in a box (data/openstack/replay/*.json, recorded by
+`python -m selftest.capture replay FILE`: the check run through `labbox exec HOST -- su nobody -s /bin/sh -c '...'`
+with a non-root PATH, or as root where named). A read that failed is an *error* (CannotCheck) naming why, never a pass and never a finding; a catalog
 without a service is an error, or a finding where the requirement demands the service; "not applicable" only for
 an observed or declared fact. Each of the issue's false passes fails on the old code."""
 import json
@@ -16,7 +16,7 @@ import tests_openstack.test_neutron as neutron_checks
 import tests_openstack.test_projects as project_checks
 import tests_openstack.test_spice as spice_checks
 from stackcheck.inventory import load
-from stackcheck.probes import apache, cloudapi, hostconf, logs, ovs, parts, spice
+from stackcheck.probes import apache, batch, cloudapi, hostconf, logs, ovs, spice
 from stackcheck.probes import ceilometer as ceil
 from stackcheck.transport import Result
 from stackcheck.verdicts import CannotCheck, Finding, MissingExpectation, NotApplicable
@@ -48,6 +48,11 @@ class Canned:
 
 @pytest.fixture
 def lab(tmp_path):
+    return make_lab(tmp_path)
+
+
+def make_lab(tmp_path):
+    """The inventory the replays were captured with (selftest/capture.py uses it too)."""
     hosts = {"controller": "198.18.0.11", "network": "198.18.0.12", "compute": "198.18.0.14", "dbnode1": "198.18.0.15"}
     groups = {"controller": "controller", "network": "network", "compute": "compute", "dbnode1": "dbnode"}
     inv = {"all": {"children": {g: {"hosts": {h: {"ansible_host": hosts[h]}}} for h, g in groups.items()}},
@@ -106,8 +111,8 @@ def test_what_can_be_read_is_judged(lab, scenario, check, host):
 def test_logrotate_found_outside_a_non_root_path():
     # the captured parts ran with PATH=/usr/local/bin:/usr/bin:/bin: logrotate is in /usr/sbin, and the old
     # `command -v logrotate` answered "missing" there: the confident finding "logrotate is not installed"
-    found = parts.split(Replay("ceil4-rotated-nobody").calls[0]["stdout"])
-    assert found["logrotate"].output("logrotate").strip() == "/usr/sbin/logrotate"
+    found = batch.parse(Replay("ceil4-rotated-nobody").calls[0]["stdout"])
+    assert found.output("logrotate", "logrotate").strip() == "/usr/sbin/logrotate"
 
 
 # --- CEIL-4: none of the known log directories ------------------------------------------------------------------
@@ -131,10 +136,10 @@ def test_unrotated_logs_are_a_finding_with_what_to_do():
 
 # --- HZN-1/2: the running server -------------------------------------------------------------------------------
 def test_apache_parts_as_root_and_as_nobody():
-    root = apache.from_parts(parts.split((DATA / "apache_debian_event_parts_root.txt").read_text()))
+    root = apache.from_parts(batch.parse((DATA / "apache_debian_event_parts_root.txt").read_text()))
     assert root.running_mpm == "event" and root.running_pid and not apache.mpm_unknowns(root)
     assert apache.mpm_problems(root) == [] and apache.php_problems(root) == []
-    nobody = apache.from_parts(parts.split((DATA / "apache_debian_event_parts_nobody.txt").read_text()))
+    nobody = apache.from_parts(batch.parse((DATA / "apache_debian_event_parts_nobody.txt").read_text()))
     assert nobody.enabled_mpms == ["event"] and nobody.running_mpm is None
     assert apache.mpm_problems(nobody) == []  # never "Apache is not running"
     assert "Permission denied" in apache.mpm_unknowns(nobody)[0]
@@ -151,27 +156,28 @@ def test_apache_findings_come_first_and_say_what_to_do():
 
 
 def test_a_missing_command_in_a_part_is_an_error():
-    found = parts.split("@@stackcheck-part out enabled\n@@stackcheck-part err enabled\n"
-                        "sh: 1: ls: not found\n@@stackcheck-part rc enabled 127\n")
+    found = batch.parse("### enabled\n\n@@sc-rc@@ 127 enabled\n@@sc-err@@ sh: 1: ls: not found\n### x\nhalf\n")
     with pytest.raises(CannotCheck, match="command not found"):
-        found["enabled"].output("Apache's enabled modules")
-    assert parts.split("@@stackcheck-part out x\nhalf\n")["x"].rc == -1  # cut short: never a clean answer
+        found.output("enabled", "Apache's enabled modules")
+    with pytest.raises(CannotCheck, match="did not reach it"):
+        found.output("x", "x")  # cut short: never a clean answer
 
 
 # --- OVS: a stopped daemon is a finding, a refused one an error --------------------------------------------------
 def test_ovs_daemon_not_running_is_a_finding():
-    text = ("@@stackcheck-part out bridges\n@@stackcheck-part err bridges\novs-vsctl: unix:/var/run/openvswitch/db.sock:"
-            " database connection failed (No such file or directory)\n@@stackcheck-part rc bridges 1\n")
+    text = ("### bridges\n\n@@sc-rc@@ 1 bridges\n@@sc-err@@ ovs-vsctl: unix:/var/run/openvswitch/db.sock:"
+            " database connection failed (No such file or directory)\n")
     with pytest.raises(Finding, match="ovsdb-server is not running"):
         ovs.read(Canned(text))
 
 
 # --- SPC-5: states systemctl and dpkg really print ----------------------------------------------------------------
 def test_spice_service_state_refuses_what_is_not_a_state():
-    ok = parts.split(Replay("spc5-nobody").calls[1]["stdout"])
+    ok = batch.parse(Replay("spc5-nobody").calls[1]["stdout"])
     assert spice.service_state(ok, "nova-spicehtml5proxy") == ("enabled", "active", ["0.0.0.0:6082"])
-    bus = {"enabled": Result(1, "", "Failed to connect to bus: No medium found"),
-           "active": Result(3, "inactive\n", ""), "listening": Result(0, "", "")}
+    bus = batch.Batch()
+    bus.update(enabled=batch.Part("enabled", "", 1, ["Failed to connect to bus: No medium found"]),
+               active=batch.Part("active", "inactive\n", 3), listening=batch.Part("listening", "", 0))
     with pytest.raises(CannotCheck, match="Failed to connect to bus"):
         spice.service_state(bus, "nova-spicehtml5proxy")
 
@@ -237,16 +243,20 @@ PIPELINE_DEFAULT = (DATA / "pipeline.yaml.upstream").read_text()  # ceilometer/p
 
 
 def bundle(files: dict, versions: dict, outputs: dict | None = None) -> str:
-    """hostconf's output for these files (None: missing), package versions and extra outputs."""
+    """hostconf's batch output for these files (None: missing), version lines and extra commands' parts
+    (name -> (exit code, stdout, stderr))."""
     out = []
+
+    def part(name, text, rc=0, err=""):
+        out.append(f"### {name}\n{text}\n@@sc-rc@@ {rc} {name}\n" + "".join(f"@@sc-err@@ {line}\n"
+                                                                          for line in err.splitlines()))
     for path, text in files.items():
-        out.append(f"@@stackcheck@@ file {path}")
-        out.append("@@stackcheck@@ missing" if text is None else text.rstrip("\n"))
+        part(path, "", batch.MISSING) if text is None else part(path, text)
     for project, line in versions.items():
-        out += [f"@@stackcheck@@ version {project}", line]
-    for name, text in (outputs or {}).items():
-        out += [f"@@stackcheck@@ out {name}", text.rstrip("\n")]
-    return "\n".join(out) + "\n"
+        part(f"version {project}", f"{line}\n" if line else "")
+    for name, (rc, text, err) in (outputs or {}).items():
+        part(f"out {name}", text, rc, err)
+    return "".join(out)
 
 
 class Request:
@@ -301,8 +311,7 @@ def test_unknown_publisher_is_not_judged_as_fine(tmp_path):
 
 
 def test_ceil3_missing_data_dir(lab, tmp_path):
-    missing = ("@@stackcheck-part out df\n@@stackcheck-part err df\ndf: /var/lib/mongodb: No such file or directory\n"
-               "@@stackcheck-part rc df 1\n")
+    missing = (1, "", "df: /var/lib/mongodb: No such file or directory")
     text = bundle({}, {"ceilometer": "", "aodh": ""}, {"df": missing})
     # declared Kilo keeps samples in MongoDB: the inventory's data dir is wrong -> an error naming the key
     with pytest.raises(CannotCheck, match="stackcheck.ceilometer.data_dir"):
@@ -317,8 +326,7 @@ def test_ceil3_missing_data_dir(lab, tmp_path):
 def test_ceil2_expirer_schedule_unreadable_is_an_error_not_a_finding(tmp_path):
     lab = zed(tmp_path)
     aodh = "[DEFAULT]\nrecord_history = True\n[database]\nalarm_history_time_to_live = 86400\n"
-    grep = ("@@stackcheck-part out expirer\n@@stackcheck-part err expirer\ngrep: /etc/cron.d/secret: Permission denied\n"
-            "@@stackcheck-part rc expirer 2\n")
+    grep = (2, "", "grep: /etc/cron.d/secret: Permission denied")
     files = {"/etc/ceilometer/ceilometer.conf": None, "/etc/aodh/aodh.conf": aodh,
              "/var/spool/cron/crontabs/aodh": None, "/var/spool/cron/aodh": None}
     text = bundle(files, {"ceilometer": "ceilometer-common 1:19.0.0-3", "aodh": "aodh-common 15.0.0-3"},

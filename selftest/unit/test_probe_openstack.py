@@ -8,6 +8,8 @@ import pytest
 
 from stackcheck.probes import apache, ceilometer as ceil, cloudapi, hostconf, ini, logs, neutron, ovs, spice
 from stackcheck.probes import release as rel
+from stackcheck.transport import LocalTransport
+from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "openstack"
 
@@ -51,13 +53,21 @@ def test_release_from_package_version(project, version, expected):
     assert rel.release_of(project, version) == expected
 
 
-def test_hostconf_bundle_parses_files_versions_outputs():
-    out = ("@@stackcheck@@ file /etc/a.conf\n[x]\nk = v\n@@stackcheck@@ file /etc/b.conf\n@@stackcheck@@ missing\n"
-           "@@stackcheck@@ version nova\nnova-common 2:26.2.2-1~deb12u5\n@@stackcheck@@ out df\n/dev/x 1 1 1 5% /\n")
-    b = hostconf.parse(out)
-    assert b.files == {"/etc/a.conf": "[x]\nk = v\n", "/etc/b.conf": None}
-    assert b.release("nova") == "zed" and b.first(["/etc/b.conf", "/etc/a.conf"])[0] == "/etc/a.conf"
-    assert b.outputs["df"].endswith("5% /")
+def test_hostconf_bundle_reads_files_versions_and_judged_outputs(tmp_path):
+    # hostconf's batch run for real by this machine's /bin/sh
+    a, b = tmp_path / "a.conf", tmp_path / "b.conf"
+    a.write_text("[x]\nk = v")
+    bundle = hostconf.read(LocalTransport(), [str(b), str(a)], ["nova"],
+                           {"df": f"df -P {tmp_path}", "fails": "echo 'df: /nowhere: No such file or directory' >&2; exit 1"})
+    assert bundle.files == {str(b): None, str(a): "[x]\nk = v"}  # exact content, missing is None
+    assert bundle.first([str(b), str(a)]) == (str(a), "[x]\nk = v")
+    assert bundle.version_text("nova") == "no nova package found" and bundle.release("nova") is None
+    assert logs.parse_df(bundle.output("df", "df")) is not None
+    with pytest.raises(CannotCheck, match="could not read the thing: exit code 1: df: /nowhere: No such file"):
+        bundle.output("fails", "the thing")
+    assert bundle.part("fails", "the thing").rc == 1
+    with pytest.raises(CannotCheck, match="did not reach it"):
+        bundle.output("never asked", "what was not asked for")
 
 
 # --- Ceilometer / aodh / Gnocchi -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 one the RUNNING server loaded (its shared objects in /proc/PID/maps: a config switched without a restart shows
 here), and how PHP is served (mod_php or php-fpm through proxy_fcgi). One SSH round trip: `read(transport)`.
 
-Every part of that round trip is judged by its exit code (stackcheck/probes/parts.py): a listing that could not
+Every part of that round trip is judged by its exit code (stackcheck/probes/batch.py): a listing that could not
 be read is CannotCheck, never "no module enabled"; a running server whose memory map this user may not read
 (only root may read another user's /proc/PID/maps) is `running_error`, never "Apache is not running"."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from stackcheck.probes import parts
+from stackcheck.probes import batch
 
 DEBIAN = "debian"
 RHEL = "rhel"
@@ -47,20 +47,20 @@ _WHAT = {"family": "whether Apache is configured (/etc/apache2 or /etc/httpd)",
 
 
 def read_command() -> str:
-    return parts.command(READ_PARTS)
+    return batch.of_parts(READ_PARTS)
 
 
 def read(transport) -> "ApacheState":
     """The dashboard host's Apache, every read judged (CannotCheck when a listing could not be read)."""
-    return from_parts(parts.split(transport.run(read_command()).output("Apache's configuration and server")))
+    return from_parts(batch.run(transport, read_command()))
 
 
-def from_parts(found: dict) -> "ApacheState":
-    """ApacheState from the judged parts of read_command's output (name -> transport.Result)."""
-    lines = {name: found[name].output(what, _OK.get(name, (0,))).splitlines() for name, what in _WHAT.items()}
-    a2q = found["a2query"]
+def from_parts(found: batch.Batch) -> "ApacheState":
+    """ApacheState from the judged parts of read_command's output."""
+    lines = {name: found.output(name, what, _OK.get(name, (0,))).splitlines() for name, what in _WHAT.items()}
+    a2q = found.part("a2query", "a2query -M")
     lines["a2query"] = a2q.output("a2query").splitlines() if a2q.ok else []  # evidence only
-    running = found["running"]
+    running = found.part("running", "the running server's memory map")
     if running.ok:
         lines["running"] = running.output("the running server's memory map").splitlines()
     state = state_from({name: [l.strip() for l in ls if l.strip()] for name, ls in lines.items()}

@@ -72,6 +72,11 @@ def script(*lines: str) -> str:
     return PRELUDE + "\n".join(lines) + "\n"
 
 
+def of_parts(parts: dict[str, str]) -> str:
+    """The script running each command of `parts` (name -> command) as a part of that name, in order."""
+    return script(*(part(name, command) for name, command in parts.items()))
+
+
 @dataclass
 class Part:
     name: str

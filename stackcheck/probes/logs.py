@@ -7,8 +7,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from stackcheck.probes import parts
-from stackcheck.transport import Result
+from stackcheck.probes import batch
 
 OPENSTACK_LOG_DIRS = ("nova", "neutron", "keystone", "ceilometer", "aodh", "gnocchi", "glance", "cinder", "swift",
                       "heat", "horizon", "openstack-dashboard", "octavia", "placement", "panko", "mongodb")
@@ -70,7 +69,7 @@ def covered(path: str, patterns: list[str]) -> bool:
 
 
 _DIRS = " ".join(f"/var/log/{d}" for d in OPENSTACK_LOG_DIRS)
-# each part judged by its exit code (stackcheck/probes/parts.py): a log directory this user may not list, or a
+# each part judged by its exit code (stackcheck/probes/batch.py): a log directory this user may not list, or a
 # logrotate rule file it may not read, fails its part instead of looking like "no log files" / "no rule"
 READ_PARTS = {
     "dirs": f"[ -x /var/log ] || {{ echo 'cannot search /var/log: permission denied' >&2; exit 1; }}; "
@@ -90,14 +89,13 @@ _WHAT = {"dirs": "which OpenStack log directories exist under /var/log",
 
 
 def read_command() -> str:
-    return parts.command(READ_PARTS)
+    return batch.of_parts(READ_PARTS)
 
 
 def read(transport) -> dict[str, str]:
     """name -> output of each part of read_command, every exit code judged (CannotCheck when one failed)."""
-    found = parts.split(transport.run(read_command()).output("the OpenStack logs and logrotate"))
-    return {name: found.get(name, Result(-1, "", "the probe printed nothing")).output(what)
-            for name, what in _WHAT.items()}
+    found = batch.run(transport, read_command())
+    return {name: found.output(name, what) for name, what in _WHAT.items()}
 
 
 def no_log_dirs(target) -> str:

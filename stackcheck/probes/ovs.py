@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stackcheck.probes import parts
-from stackcheck.transport import Result
+from stackcheck.probes import batch
 from stackcheck.verdicts import Finding
 
 
@@ -31,20 +30,20 @@ READ_PARTS = {"bridges": _BRIDGES, "dpif": "ovs-appctl dpif/show"}
 
 
 def read_command() -> str:
-    return parts.command(READ_PARTS)
+    return batch.of_parts(READ_PARTS)
 
 
 def read(transport) -> dict[str, Bridge]:
     """The bridges as OVS really runs them. A daemon that is not running (its socket or pid file absent) is a
     finding; any other failure (permission denied, a missing command) is CannotCheck."""
-    found = parts.split(transport.run(read_command()).output("Open vSwitch's bridges"))
+    found = batch.run(transport, read_command())
     text = []
     for name, daemon, what in (("bridges", "ovsdb-server", "the OVS database (ovs-vsctl)"),
                                ("dpif", "ovs-vswitchd", "the OVS datapaths (ovs-appctl dpif/show)")):
-        result = found.get(name) or Result(-1, "", "the probe printed nothing")
-        if result.rc not in (0, -1) and _daemon_absent(result.stderr):
-            raise Finding(f"{daemon} is not running ({result.reason()}): start openvswitch-switch")
-        text.append(("" if name == "bridges" else "== dpif\n") + result.output(what))
+        part = found.part(name, what)  # CannotCheck when the batch did not reach it
+        if part.rc != 0 and _daemon_absent("\n".join(part.err)):
+            raise Finding(f"{daemon} is not running ({part.reason()}): start openvswitch-switch")
+        text.append(("" if name == "bridges" else "== dpif\n") + part.output(what))
     return parse("".join(text))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from stackcheck.probes import parts
+from stackcheck.probes import batch
 from stackcheck.probes.ini import IniFile
 from stackcheck.probes.release import at_least
 from stackcheck.verdicts import CannotCheck
@@ -47,22 +47,22 @@ NOVNC_COMMAND = (f"for u in {' '.join(NOVNC_UNITS)}; do s=$(systemctl is-active 
 
 def service_command(unit: str, port: int) -> str:
     """SPC-5's reads, each judged: boot state, run state, what listens on the port."""
-    return parts.command({"enabled": f"systemctl is-enabled {unit}", "active": f"systemctl is-active {unit}",
+    return batch.of_parts({"enabled": f"systemctl is-enabled {unit}", "active": f"systemctl is-active {unit}",
                           "listening": f"ss -Hltn 'sport = :{port}'"})
 
 
-def service_state(found: dict, unit: str) -> tuple[str, str, list[str]]:
+def service_state(found: batch.Batch, unit: str) -> tuple[str, str, list[str]]:
     """(boot state, run state, listening addresses) from service_command's judged parts; CannotCheck when
     systemctl answered something that is not a state (no systemd, a bus it may not reach) or ss failed."""
     words = {}
     for name, known in (("enabled", UNIT_FILE_STATES), ("active", ACTIVE_STATES | {"unknown"})):
-        result = found[name]
+        result = found.part(name, f"systemctl is-{name} {unit}")
         text = result.output(f"systemctl is-{name} {unit}", ok=tuple(range(0, 5))).strip()
         word = text.splitlines()[-1].strip() if text else ""
         if word not in known:
             raise CannotCheck(f"could not read whether {unit} is {name}: {result.reason()}")
         words[name] = word
-    listening = [line.split()[3] for line in found["listening"].output("the listening sockets (ss -ltn)").splitlines()
+    listening = [line.split()[3] for line in found.output("listening", "the listening sockets (ss -ltn)").splitlines()
                  if len(line.split()) >= 4]
     return words["enabled"], words["active"], listening
 
