@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck.probes import catalog, paste, swift
+from stackcheck.probes import batch, catalog, paste, swift
+from stackcheck.transport import Result
 from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "storage"
 # swift.collect_command('/etc/swift/proxy-server.conf', '/var/cache/swift', 'swift-proxy') on the lab's storage
-# node, as root (`labbox exec storage -- sh -c CMD`) and as nobody (`... su nobody -s /bin/sh -c CMD`)
+# node, as root (`labbox exec storage -- sh -c CMD`) and as nobody (`... su nobody -s /bin/sh -c CMD`), captured
+# with `python -m selftest.capture raw storage USER "swift.collect_command(...)" FILE`
 COLLECT = (DATA / "collect.labbox-storage.txt").read_text()
 NOBODY = (DATA / "collect.labbox-storage.nobody.txt").read_text()
 # the same as nobody for /etc/swift/proxy-server.conf.absent and /var/cache/swift-absent
@@ -24,11 +26,11 @@ def parse(text: str) -> swift.ProxyNode:
     return swift.ProxyNode.parse(text, "/etc/swift/proxy-server.conf", "/var/cache/swift")
 
 
-def with_part(text: str, name: str, body: str) -> str:
-    """The captured output with one part's output and exit code replaced by another capture."""
-    head, rest = text.split(f"@@stackcheck-section {name}\n", 1)
-    tail = rest[rest.index("@@stackcheck-rc ") + len("@@stackcheck-rc "):].split("\n", 1)[1]
-    return f"{head}@@stackcheck-section {name}\n{body}{tail}"
+def with_part(text: str, name: str, rc: int, stderr: str) -> swift.ProxyNode:
+    """The captured node with one part's outcome replaced by another (its exit code and what it printed)."""
+    node = parse(text)
+    node.parts[name] = batch.Part(name, "", rc, stderr.splitlines())
+    return node
 
 
 def test_collect_output_splits_into_its_parts():
@@ -71,34 +73,32 @@ def test_port_parts_are_read_as_nobody_without_the_configuration():
 
 def test_no_socket_lister_is_cannot_check_not_nothing_listening():
     # ss absent and netstat absent (captured on the storage node with the names that are not there)
-    text = with_part(NOBODY, "listen", "sh: 1: netstatx: not found\n\n@@stackcheck-rc 127\n")
+    node = with_part(NOBODY, "listen", 127, "sh: 1: netstatx: not found")
     with pytest.raises(CannotCheck, match="could not list the listening sockets.*command not found"):
-        parse(text).listening(8080)
+        node.listening(8080)
 
 
 def test_cache_dir_behind_an_unsearchable_directory_is_cannot_check_not_missing():
     # `stat` as nobody on a signing dir under /root (drwx------): the old check said "does not exist"
     denied = "stat: cannot statx '/root/keystone-signing': Permission denied\n"
     with pytest.raises(CannotCheck, match="permission denied"):
-        swift.dir_state(swift.Part(denied, 1), "/root/keystone-signing")
-    text = with_part(NOBODY, "cache_dir", denied + "\n@@stackcheck-rc 1\n")
+        swift.dir_state(Result(1, "", denied), "/root/keystone-signing")
     with pytest.raises(CannotCheck, match="could not look at /var/cache/swift"):
-        parse(text).cache_dir
+        with_part(NOBODY, "cache_dir", 1, denied).cache_dir
     absent = "stat: cannot statx '/etc/swift/nonexistent/x': No such file or directory\n"
-    assert swift.dir_state(swift.Part(absent, 1), "/etc/swift/nonexistent/x") == "missing"
+    assert swift.dir_state(Result(1, "", absent), "/etc/swift/nonexistent/x") == "missing"
 
 
 def test_unknown_release_is_cannot_check_not_any_release():
     # neither `import swift` nor a package answered: S3-1's order depends on the release, the old probe gave ""
     # and the order check then accepted whatever the middleware was
-    text = with_part(COLLECT, "version", "/bin/sh: 3: rpm: not found\n\n@@stackcheck-rc 127\n")
-    with pytest.raises(CannotCheck, match="could not read the installed Swift release"):
-        parse(text).version
+    with pytest.raises(CannotCheck, match="could not read the installed Swift release.*command not found"):
+        with_part(COLLECT, "version", 127, "/bin/sh: 3: rpm: not found").version
 
 
 def test_output_cut_short_is_cannot_check():
-    text = COLLECT[:COLLECT.index("@@stackcheck-section listen")] + "@@stackcheck-section listen\nLISTEN 0 4096 0.0.0.0:8080"
-    with pytest.raises(CannotCheck, match="no exit code"):
+    text = COLLECT[:COLLECT.index("### listen")] + "### listen\nLISTEN 0 4096 0.0.0.0:8080"
+    with pytest.raises(CannotCheck, match="did not reach it"):
         parse(text).listening(8080)
     with pytest.raises(CannotCheck):
         parse(text).cache_dir

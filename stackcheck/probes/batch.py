@@ -54,8 +54,11 @@ def part(name: str, command: str) -> str:
     return f"__sc_part {shlex.quote(name)} {shlex.quote(command)}"
 
 
-def file(path: str) -> str:
-    """The shell line that reads the file `path` as the part named by the path."""
+def file(path: str, name: str | None = None) -> str:
+    """The shell line that reads the file `path` as the part named by the path (or `name`: a part whose name
+    stays the same whatever the path is)."""
+    if name is not None:
+        return part(name, f"__sc_cat {shlex.quote(path)}")
     return f"__sc_file {shlex.quote(path)}"
 
 
@@ -127,9 +130,10 @@ class Batch(dict):
         """The stdout of part `name`, or CannotCheck saying that `what` could not be read and why."""
         return self.part(name, what).output(what, ok)
 
-    def file(self, path: str) -> str | None:
-        """The content of the file read as a part, None when it does not exist, CannotCheck when it is unreadable."""
-        p = self.part(path, path)
+    def file(self, path: str, name: str | None = None) -> str | None:
+        """The content of the file read as a part (named by its path, or `name`), None when it does not exist,
+        CannotCheck when it is unreadable."""
+        p = self.part(name or path, path)
         if p.rc == MISSING:
             return None
         return p.output(path)
