@@ -78,11 +78,14 @@ def datadir_volume_fstab_line(ctx):
     ctx.edit(FSTAB, _fstab_with(ctx, lambda es: dbhost.fstab_line_for(es, mount), f"{spec} {mount} ext4 defaults 0 2"))
 
 
-@fixer("DBH-3", risk="config", checks=["test_galera_ports_reachable_from_other_nodes"], roles=["dbnode"])
+@fixer("DBH-3", risk="access", checks=["test_galera_ports_reachable_from_other_nodes"], roles=["dbnode"])
 def open_galera_ports(ctx):
-    """Accept the Galera ports (873, 3306, 4444, 4567, 4568) from the other DB nodes in the firewall (firewalld
-    when it runs, else iptables: the running rules, and the saved rules file when there is one), judged by the
-    one firewall evaluator: declined when a rule may match only part of that traffic."""
+    """Accept the Galera ports (873, 3306, 4444, 4567, 4568) from the other DB nodes in the firewall.
+
+    firewalld when it runs, else iptables: the running rules, and the saved rules file when there is one, judged
+    by the one firewall evaluator: declined when a rule may match only part of that traffic. Risk `access`: it
+    lets in sources the firewall refused until now (firewalld's zone port: any source), so it runs only with
+    --fix-access."""
     ports = ",".join(str(p) for p in dbhost.GALERA_PORTS)
     me = str(ctx.target.vars.get("wsrep_node_address") or ctx.target.address)
     peers = [a for a in node_addresses(ctx.lab) if a != me]

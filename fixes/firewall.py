@@ -9,6 +9,9 @@ evaluator (stackcheck/probes/iptables.py `judge_port`) before and after, never g
 
 Running rules change through `ctx.command(iptables -I ..., undo=iptables -D ...)`; persisted files through
 `ctx.edit(path, text, validate="iptables-restore --test {path}")`: diff, backup, validation and undo by the engine.
+
+A fixer that opens a port with these helpers lets in sources the firewall refused until now: it is registered
+with risk `access` (stackcheck.fixing), which plain --fix refuses and --fix-access runs.
 """
 from __future__ import annotations
 

@@ -157,18 +157,34 @@ def point_authtoken_at_keystone(ctx):
         _apply_conf(ctx, node, ini)
 
 
+# SWF-5 has two fixers, tried in this order: starting the proxy is a `restart`; opening its port in the firewall
+# lets in sources that were refused, so it is `access` (only with --fix-access) and never hides in the restart.
 @fixer("SWF-5", risk="restart", checks=["test_proxy_listens_and_healthcheck_answers"], roles=["storage"])
-def serve_and_open_proxy_port(ctx):
-    """Start the Swift proxy if nothing listens on its port; let the port through the node's firewall"""
+def start_proxy(ctx):
+    """Start the Swift proxy if nothing listens on its port, and wait for /healthcheck.
+
+    Declined when it listens on loopback only: neither a restart nor the firewall changes that."""
     node = _node(ctx)
     port = int(ctx.lab.get("swift.port"))
     if not node.listening(port):
         ctx.command(restart_command(ctx, node),
                     description=f"(re)start {ctx.lab.get('swift.proxy_service')} and wait for /healthcheck")
         return
-    if all(addr.startswith(("127.", "[::1]", "::1")) for addr in node.listening(port)):
+    if _loopback_only(node, port):
         raise FixDeclined(f"the proxy listens on loopback only ({', '.join(node.listening(port))}): set bind_ip in "
                           "proxy-server.conf; no firewall change would help")
+
+
+@fixer("SWF-5", risk="access", checks=["test_proxy_listens_and_healthcheck_answers"], roles=["storage"])
+def open_proxy_port(ctx):
+    """Let the proxy's port through the node's running firewall (an ACCEPT before the rule that refuses it).
+
+    Risk `access`: it opens the port to sources the firewall refused until now, so it runs only with
+    --fix-access. Nothing to do while the proxy does not listen beyond loopback (start_proxy's part)."""
+    node = _node(ctx)
+    port = int(ctx.lab.get("swift.port"))
+    if not node.listening(port) or _loopback_only(node, port):
+        return
     # the firewall, judged by the one evaluator: refused -> an ACCEPT before the rule that refuses (judged before
     # it is planned); uncertain -> declined, naming the rule that may match part of the traffic
     traffic = ipt.Traffic(port, interfaces=firewall.interfaces(ctx))
@@ -181,3 +197,7 @@ def serve_and_open_proxy_port(ctx):
     if why is not None:
         raise FixDeclined(f"the node's firewall accepts TCP {port} from anywhere, yet a connection from here fails "
                           f"({why}): what blocks it is outside the node (security group, a firewall on the way)")
+
+
+def _loopback_only(node: swift.ProxyNode, port: int) -> bool:
+    return all(addr.startswith(("127.", "[::1]", "::1")) for addr in node.listening(port))

@@ -18,7 +18,8 @@ not a mystery in the next test).
   service disabled on dbnode2 -> restart fixer (leave bootstrap mode) and config fixer (enable);
 - a node cut off from its peers (non-Primary, still answering logins) behind a login-only `mysql-check`:
   the VIP routes to it (LB-4/LB-6 fail), the LB-6 fixer puts the Galera-aware check back;
-- the SST/IST ports rejected by a firewall rule -> firewall fixer;
+- the SST/IST ports rejected by a firewall rule -> firewall fixer (risk `access`: refused by plain --fix, done with
+  --fix-access);
 - host files: swap file mode 0644, the data volume's fstab line without fsck pass, an EPEL repo file;
 - accounts and tables: an anonymous user, an account inserted into mysql.global_priv on one node only (not
   replicated; copying it everywhere creates access, so plain --fix refuses and --fix-access does it), a
@@ -282,7 +283,13 @@ def test_galera_ports_opened_by_fix(healthy_db):
         assert_outcomes(run, {check: "failed"})
         assert_says(run, check, "dbnode1 -> 4444: refused", "dbnode2 -> 4568: refused")
         assert "3306" not in run.message(check) and "4567" not in run.message(check)
-        # opening ports to other hosts may be risk class `access` (issue 11): the flag lets either class run
+        # opening ports to sources the firewall refused is risk class `access` (issue 11): plain --fix refuses it
+        before = lab_exec(node, "iptables -S").stdout
+        refused = run_checks(f"{T}/test_dbhost.py::{check}", fix=True)
+        assert_outcomes(refused, {check: "fix-failed"})  # how the report marks a fix it would not run
+        assert refused.case(check).get("fix_status") == "refused", refused.case(check)
+        assert "--fix-access" in refused.case(check)["fix_log"]
+        assert lab_exec(node, "iptables -S").stdout == before  # nothing was changed
         fixed = run_checks(f"{T}/test_dbhost.py::{check}", fix=True, extra=("--fix-access",))
         assert_outcomes(fixed, {check: "fixed"})
         assert "iptables: accept TCP 873,3306,4444,4567,4568 from 198.18.0.15,198.18.0.16" in fixed.case(check)["fix_log"]

@@ -11,6 +11,7 @@ HORIZON = "tests_openstack/test_horizon.py"
 CEIL = "tests_openstack/test_ceilometer.py"
 NEUTRON = "tests_openstack/test_neutron.py"
 PROJECTS = "tests_openstack/test_projects.py"
+FIREWALL_STATE = "iptables -S; cat /etc/iptables/rules.v4"  # the controller's running and persisted rules
 SPICE_RULE = '-p tcp -m multiport --dports 6082 -m comment --comment "Allow SPICE connections for console access" -j ACCEPT'
 
 
@@ -33,6 +34,13 @@ def assert_outcomes(run, expected: dict[str, str]):
     got = {name: run.outcome(name) for name in expected}
     assert got == expected, f"{got}\n" + "\n".join(f"{n}: {run.message(n)[:300]}" for n in expected) + \
         f"\n{run.output[-2500:]}"
+
+
+def assert_refused_for_access(run, names):
+    """A fixer of risk `access` under plain --fix: refused (nothing run), the report naming the flag it needs."""
+    for name in names:
+        case = run.case(name)
+        assert case.get("fix_status") == "refused" and "--fix-access" in case.get("fix_log", ""), (name, case)
 
 
 def assert_passes(run, names):
@@ -61,8 +69,14 @@ def test_spice_config_and_firewall_faults_fixed(lab_up):
             broken.message(names[1])
         assert "refused by `-A INPUT -j REJECT" in broken.message(names[2])
         assert "/etc/iptables/rules.v4 on controller does not accept TCP 6082" in broken.message(names[3])
+        # the SPICE rule opens 6082 to sources the firewall refused: risk `access`, which plain --fix refuses
+        firewall_before = lab_exec("controller", FIREWALL_STATE).stdout
         fixed = run_checks(*(f"{SPICE}::{n}" for n in names), fix=True)
-        assert_outcomes(fixed, {n: "fixed" for n in names})
+        assert_outcomes(fixed, {names[0]: "fixed", names[1]: "fixed", names[2]: "fix-failed", names[3]: "fix-failed"})
+        assert_refused_for_access(fixed, names[2:])
+        assert lab_exec("controller", FIREWALL_STATE).stdout == firewall_before  # the firewall was not touched
+        opened = run_checks(*(f"{SPICE}::{n}" for n in names[2:]), fix=True, extra=("--fix-access",))
+        assert_outcomes(opened, {n: "fixed" for n in names[2:]})
     except BaseException:
         restore(("controller", RESTORE_SPICE_CONTROLLER), ("compute", RESTORE_SPICE_COMPUTE))
         raise
@@ -325,15 +339,26 @@ def test_spice_port_rejected_on_the_only_interface(lab_up):
     """`iptables -I INPUT 1 -i eth0 -p tcp --dport 6082 -j REJECT` on the controller. From the rules alone the
     REJECT may match only part of "from anywhere" (one input interface): uncertain. The running check also reads
     the host's interfaces, and eth0 is the controller's only one but lo, so every connection from outside meets
-    the REJECT: certainly refused, a finding naming the rule (an error would hide a real, fixable failure)."""
+    the REJECT: certainly refused, a finding naming the rule (an error would hide a real, fixable failure).
+    Putting the SPICE rule ahead of the REJECT opens 6082 to sources refused until now: risk `access`, refused by
+    plain --fix, done with --fix-access."""
     name = "test_spice_port_open_in_running_firewall[controller]"
     reject = "-i eth0 -p tcp --dport 6082 -j REJECT"
-    with fault("controller", inject=f"iptables -I INPUT 1 {reject}", restore=f"iptables -D INPUT {reject}"):
+    healthy = lab_exec("controller", "iptables -S").stdout
+    # restored from the persisted rules (as labbox made them): the fix moves the SPICE rule ahead of the REJECT
+    with fault("controller", inject=f"iptables -I INPUT 1 {reject}", restore="iptables-restore < /etc/iptables/rules.v4"):
         broken = run_checks(f"{SPICE}::{name}")
         assert_outcomes(broken, {name: "failed"})
         assert "does not accept TCP 6082 from anywhere: refused by `-A INPUT -i eth0 -p tcp -m tcp --dport 6082 " \
                "-j REJECT" in broken.message(name), broken.message(name)
-    assert "--dport 6082 -j REJECT" not in lab_exec("controller", "iptables-save -t filter").stdout
+        injected = lab_exec("controller", FIREWALL_STATE).stdout
+        refused = run_checks(f"{SPICE}::{name}", fix=True)
+        assert_outcomes(refused, {name: "fix-failed"})
+        assert_refused_for_access(refused, [name])
+        assert lab_exec("controller", FIREWALL_STATE).stdout == injected  # nothing was changed
+        fixed = run_checks(f"{SPICE}::{name}", fix=True, extra=("--fix-access",))
+        assert_outcomes(fixed, {name: "fixed"})
+    assert lab_exec("controller", "iptables -S").stdout == healthy
     assert_passes(run_checks(f"{SPICE}::{name}"), [name])
 
 

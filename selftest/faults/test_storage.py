@@ -138,15 +138,23 @@ def test_authtoken_on_keystones_old_admin_port(lab_up):
 
 @pytest.mark.covers("SWF-5")
 def test_proxy_port_closed_then_proxy_stopped(lab_up):
-    """The storage node's firewall lost its 8080 rule (RDO's default REJECT catches it); then the proxy is not
-    running at all."""
+    """The storage node's firewall lost its 8080 rule (RDO's default REJECT catches it): opening it again lets in
+    sources refused until now, risk `access`, so plain --fix refuses and --fix --fix-access opens it. Then the
+    proxy is not running at all: starting it is a `restart`, which plain --fix does."""
     accept = "INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 8080 -j ACCEPT"
     with fault("storage", inject=f"iptables -D {accept}", restore="iptables-restore < /etc/iptables.rules"):
         run = run_checks(CHECKS)
         assert_failed(run, PORT, "listens on 0.0.0.0:8080 but a connection from here", "no route to host",
                       "firewall", "REJECT")
-        fixed = run_checks(CHECKS, fix=True)
+        closed = lab_exec("storage", "iptables -S").stdout
+        refused = run_checks(f"{CHECKS}/test_proxy_node.py::{PORT}", fix=True)
+        assert refused.outcome(PORT) == "fix-failed", f"{refused.outcome(PORT)} {refused.message(PORT)}"
+        case = refused.case(PORT)
+        assert case.get("fix_status") == "refused" and "--fix-access" in case.get("fix_log", ""), case
+        assert lab_exec("storage", "iptables -S").stdout == closed  # nothing was changed
+        fixed = run_checks(CHECKS, fix=True, extra=("--fix-access",))
         assert_fixed_and_healthy(fixed, PORT)
+        assert "open_proxy_port" in fixed.case(PORT)["fix_log"], fixed.case(PORT)
     left = lab_exec("storage", "iptables -S INPUT").stdout
     assert "stackcheck" not in left and "--dport 8080 -j ACCEPT" in left, f"firewall not as labbox made it: {left}"
     with fault("storage", inject="systemctl stop swift-proxy", restore=f"systemctl start swift-proxy && {WAIT_PROXY}"):
@@ -154,6 +162,7 @@ def test_proxy_port_closed_then_proxy_stopped(lab_up):
         assert_failed(run, PORT, "nothing listens on TCP 8080", "swift-proxy is inactive")
         fixed = run_checks(CHECKS, fix=True)
         assert_fixed_and_healthy(fixed, PORT)
+        assert "start_proxy" in fixed.case(PORT)["fix_log"], fixed.case(PORT)
 
 
 @pytest.mark.covers("S3-2", "S3-3")
