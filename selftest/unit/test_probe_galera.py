@@ -4,11 +4,24 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck.probes import galera, mycnf
+from stackcheck.probes import batch, galera, mycnf
 from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
+# galera.service_command() as root on the lab's dbnode1 (`python -m selftest.capture raw dbnode1 root ...`)
 NORMAL = (DATA / "dbnode1-service-normal.txt").read_text()
+
+
+def units_batch(units: dict) -> str:
+    """service_command's batch output for the forms the notes show (unit -> (rc, `systemctl show` stdout or
+    stderr, command line))."""
+    out = []
+    for unit, (rc, shown, cmdline) in units.items():
+        text, err = (shown, "") if rc == 0 else ("", shown)
+        out.append(f"### unit {unit}\n{text}\n@@sc-rc@@ {rc} unit {unit}\n"
+                   + "".join(f"@@sc-err@@ {line}\n" for line in err.splitlines()))
+        out.append(f"### cmdline {unit}\n{cmdline}\n@@sc-rc@@ {rc} cmdline {unit}\n")
+    return "".join(out)
 
 
 @pytest.mark.parametrize("address, hosts", [
@@ -47,12 +60,11 @@ def test_service_bootstrap_debian_galera_new_cluster():
 
 
 def test_service_bootstrap_unit_pxc():
-    text = ("@@UNIT mariadb.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\nMainPID=0\n"
-            "StackcheckRC=0\n"
-            "@@UNIT mysql.service\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\nMainPID=0\n"
-            "StackcheckRC=0\n"
-            "@@UNIT mysql@bootstrap.service\nLoadState=loaded\nActiveState=active\nUnitFileState=static\nMainPID=812\n"
-            "StackcheckRC=0\nCmdline=/usr/sbin/mysqld --basedir=/usr --wsrep-new-cluster \n")
+    text = units_batch({
+        "mariadb": (0, "LoadState=not-found\nActiveState=inactive\nUnitFileState=\nMainPID=0\n", ""),
+        "mysql": (0, "LoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\nMainPID=0\n", ""),
+        "mysql@bootstrap": (0, "LoadState=loaded\nActiveState=active\nUnitFileState=static\nMainPID=812\n",
+                            "/usr/sbin/mysqld --basedir=/usr --wsrep-new-cluster \n")})
     state = galera.parse_service(text)
     assert state.service.name == "mysql" and not state.service.active and not state.service.enabled
     assert state.bootstrap_units_active == ["mysql@bootstrap"] and state.in_bootstrap_mode
@@ -61,17 +73,17 @@ def test_service_bootstrap_unit_pxc():
 def test_service_command_line_hidden_is_an_error_not_a_normal_start():
     # /proc mounted with hidepid=2 (or the server run by another user): the main PID's cmdline cannot be read,
     # and bootstrap mode (--wsrep-new-cluster on it) cannot be told; the old probe skipped it and passed
-    text = NORMAL.replace("Cmdline=/usr/sbin/mariadbd --wsrep_start_position=bbbd8c18-eef9-11f1-a0a8-9a88a7c7e4a1:12 ",
-                          "Cmdline=@unreadable")
+    found = batch.parse(NORMAL)
+    found["cmdline mariadb"] = batch.Part("cmdline mariadb", "", 2, ["sh: 1: cannot open /proc/4276/cmdline: No such file"])
     with pytest.raises(CannotCheck, match="bootstrap mode cannot be told"):
-        galera.parse_service(text)
+        galera.service_state(found)
 
 
 def test_service_without_systemd_is_an_error_not_a_missing_unit():
     # a host whose PID 1 is not systemd: what `systemctl show` prints there (exit 1) is not "no unit exists"
-    text = "".join(f"@@UNIT {u}.service\nSystem has not been booted with systemd as init system (PID 1). Can't "
-                   "operate.\nFailed to connect to bus: Host is down\nStackcheckRC=1\n"
-                   for u in galera.SERVICE_UNITS + galera.BOOTSTRAP_UNITS)
+    text = units_batch({u: (1, "System has not been booted with systemd as init system (PID 1). Can't operate.\n"
+                               "Failed to connect to bus: Host is down\n", "")
+                        for u in galera.SERVICE_UNITS + galera.BOOTSTRAP_UNITS})
     with pytest.raises(CannotCheck, match="could not read the state of mariadb.service: systemctl show exit code 1"):
         galera.parse_service(text)
     with pytest.raises(CannotCheck, match="printed nothing"):

@@ -1,9 +1,10 @@
-"""my.cnf probe on the option files, my_print_defaults and compiled defaults captured from dbnode1."""
+"""my.cnf probe on the option files, my_print_defaults and compiled defaults captured from dbnode1
+(`python -m selftest.capture raw dbnode1 root "mycnf.read_command()" FILE`)."""
 from pathlib import Path
 
 import pytest
 
-from stackcheck.probes import mycnf
+from stackcheck.probes import batch, mycnf
 from stackcheck.verdicts import CannotCheck
 
 DATA = Path(__file__).parent / "data" / "db"
@@ -35,7 +36,7 @@ def test_values_where_and_compiled_defaults():
 
 
 def test_dump_keeps_file_text_exact():
-    files = mycnf.split_dump(DUMP).files
+    files = mycnf.parse(DUMP).files
     assert files["/etc/mysql/mariadb.conf.d/60-galera.cnf"].endswith("wsrep_slave_threads            = 2\n")
 
 
@@ -72,19 +73,22 @@ def test_an_option_file_this_user_cannot_read_is_an_error():
     # binlog_format = STATEMENT: my_print_defaults skips the file it cannot read and exits 0, so the old probe
     # judged the options without it (and DBC-1 passed with ROW while a restart would bring STATEMENT)
     text = (DATA / "dbnode1-mycnf-dump-nobody-private-file.txt").read_text()
-    assert mycnf.split_dump(text).rcs["PRINT_DEFAULTS"] == 0
+    assert batch.parse(text)["print_defaults"].rc == 0
     with pytest.raises(CannotCheck, match="not readable by this user: /etc/mysql/conf.d/zz-private.cnf"):
         mycnf.parse(text)
 
 
 def test_my_print_defaults_failing_is_an_error():
-    text = DUMP.replace("@@STACKCHECK RC PRINT_DEFAULTS 0", "@@STACKCHECK RC PRINT_DEFAULTS 127")
-    with pytest.raises(CannotCheck, match="my_print_defaults --mysqld exit code 127"):
-        mycnf.parse(text)
+    found = batch.parse(DUMP)
+    found["print_defaults"] = batch.Part("print_defaults", "", 127, ["sh: 1: my_print_defaults: not found"])
+    with pytest.raises(CannotCheck, match="my_print_defaults --mysqld command not found"):
+        mycnf.from_batch(found)
 
 
 def test_compiled_defaults_unread_only_matter_where_no_file_decides():
-    config = mycnf.parse(DUMP.replace("@@STACKCHECK RC HELP 0", "@@STACKCHECK RC HELP 127"))
+    found = batch.parse(DUMP)
+    found["help"] = batch.Part("help", "", 127, ["no mariadbd/mysqld binary found"])
+    config = mycnf.from_batch(found)
     assert config.after_restart("binlog_format") == "ROW"  # a file sets it
     with pytest.raises(CannotCheck, match="no mariadbd/mysqld binary found"):
         config.after_restart("wsrep_sst_donor")

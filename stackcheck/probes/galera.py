@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from stackcheck.probes import sections
+from stackcheck.probes import batch, sections
 from stackcheck.verdicts import CannotCheck
 
 WSREP_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_ready", "wsrep_connected",
@@ -132,18 +132,17 @@ class ServiceState:
 
 
 def units_command(units) -> str:
-    """One shell command: `systemctl show` of each unit with its exit code, and the command line of its main
-    process (`Cmdline=@unreadable` when /proc hides it: hidepid, another user's process)."""
-    names = " ".join(f"{u}.service" for u in units)
-    return (
-        f"for u in {names}; do echo \"@@UNIT $u\"; "
-        "out=$(systemctl show -p LoadState,ActiveState,UnitFileState,MainPID \"$u\" 2>&1); rc=$?; "
-        "printf '%s\\nStackcheckRC=%s\\n' \"$out\" $rc; "
-        "p=$(printf '%s\\n' \"$out\" | sed -n 's/^MainPID=//p'); "
-        "if [ -n \"$p\" ] && [ \"$p\" != 0 ]; then "
-        "if c=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null); then echo \"Cmdline=$c\"; "
-        "else echo Cmdline=@unreadable; fi; fi; done"
-    )
+    """A batch (stackcheck/probes/batch.py): per unit, `systemctl show` of its state, and the command line of its
+    main process, each a part with its own exit code (the command line fails when /proc hides it: hidepid, another
+    user's process; it prints nothing when the unit has no main process)."""
+    lines = []
+    for u in units:
+        q = shlex.quote(f"{u}.service")
+        lines.append(batch.part(f"unit {u}", f"systemctl show -p LoadState,ActiveState,UnitFileState,MainPID {q}"))
+        lines.append(batch.part(f"cmdline {u}", f"out=$(systemctl show -p MainPID {q}) || exit; p=${{out#MainPID=}}; "
+                                "[ -z \"$p\" ] || [ \"$p\" = 0 ] || { c=$(tr '\\0' ' ' < /proc/$p/cmdline) && "
+                                "printf '%s\\n' \"$c\"; }"))
+    return batch.script(*lines)
 
 
 def service_command() -> str:
@@ -151,59 +150,57 @@ def service_command() -> str:
     return units_command(SERVICE_UNITS + BOOTSTRAP_UNITS)
 
 
-UNREADABLE = "@unreadable"
-
-
-def parse_units(text: str) -> tuple[dict[str, Unit], dict[str, str]]:
-    """({unit: Unit}, {unit: its main process's command line}) from units_command's output; CannotCheck when
-    systemctl failed for a unit or printed nothing."""
+def parse_units(found: batch.Batch) -> tuple[dict[str, Unit], dict[str, batch.Part]]:
+    """({unit: Unit}, {unit: the part reading its main process's command line}) from units_command's batch;
+    CannotCheck when systemctl failed for a unit or the batch printed no unit."""
     units: dict[str, Unit] = {}
-    cmdlines: dict[str, str] = {}
-    for header, body in sections.split(text, "@@").items():
-        kind, _, name = header.partition(" ")
-        if kind != "UNIT":
-            continue
-        name = name.removesuffix(".service")
-        f = sections.fields(body, "=")
-        if f.get("StackcheckRC") != "0":
-            error = next((line for line in body.splitlines() if "=" not in line and line.strip()), "")
-            raise CannotCheck(f"could not read the state of {name}.service: systemctl show "
-                              + (f"exit code {f['StackcheckRC']}" if "StackcheckRC" in f else "printed no exit code")
-                              + (f": {error.strip()}" if error else ""))
+    cmdlines: dict[str, batch.Part] = {}
+    for part_name in found.names("unit "):
+        name = part_name[len("unit "):]
+        part = found[part_name]
+        if not part.ok:
+            raise CannotCheck(f"could not read the state of {name}.service: systemctl show {part.reason()}")
+        f = sections.fields(part.text, "=")
         units[name] = Unit(name, load_state=f.get("LoadState", ""), active_state=f.get("ActiveState", ""),
                            unit_file_state=f.get("UnitFileState", ""), main_pid=int(f.get("MainPID") or 0))
-        if "Cmdline" in f:
-            cmdlines[name] = f["Cmdline"]
+        cmdlines[name] = found.part(f"cmdline {name}", f"the command line of {name}.service's process")
     if not units:
-        raise CannotCheck("could not read the service units: the probe printed nothing")
+        raise CannotCheck("could not read the service units: the probe printed nothing"
+                          + (f" ({found.trouble})" if found.trouble else ""))
     return units, cmdlines
 
 
 def read_unit(transport, name: str) -> Unit:
     """One systemd unit's state (CannotCheck when systemctl cannot tell)."""
-    units, _ = parse_units(transport.run(units_command([name])).output(f"the state of {name}.service"))
+    units, _ = parse_units(batch.run(transport, units_command([name])))
     return units[name]
 
 
-def parse_service(text: str) -> ServiceState:
+def service_state(found: batch.Batch) -> ServiceState:
     """The units and the main command line; CannotCheck when systemctl failed for a unit, or when the command
     line of a running unit could not be read (bootstrap mode could then not be told)."""
-    units, cmdlines = parse_units(text)
+    units, cmdlines = parse_units(found)
     state = ServiceState(units)
     seen: list[str] = []
-    for name, cmdline in cmdlines.items():
-        if cmdline == UNREADABLE:
+    for name, part in cmdlines.items():
+        if not part.ok:
             raise CannotCheck(f"could not read the command line of {name}.service's process "
-                              f"(/proc/{units[name].main_pid}/cmdline): bootstrap mode cannot be told; run as root "
-                              "or mount /proc without hidepid")
+                              f"(/proc/{units[name].main_pid}/cmdline: {part.reason()}): bootstrap mode cannot be "
+                              "told; run as root or mount /proc without hidepid")
+        cmdline = part.text.rstrip("\n")
         if cmdline and cmdline not in seen:  # mysql/mysqld are often aliases of mariadb
             seen.append(cmdline)
     state.cmdline = " ".join(seen)
     return state
 
 
+def parse_service(text: str) -> ServiceState:
+    """service_state of service_command's output."""
+    return service_state(batch.parse(text))
+
+
 def read_service(transport) -> ServiceState:
-    return parse_service(transport.run(service_command()).output("the DB service units (systemctl show)"))
+    return service_state(batch.run(transport, service_command()))
 
 
 def start_position_args(cmdline: str) -> list[str]:

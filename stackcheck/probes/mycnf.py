@@ -15,13 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stackcheck.probes import batch
 from stackcheck.verdicts import CannotCheck
 
 ROOTS = ("/etc/my.cnf", "/etc/mysql/my.cnf")  # the server's read order (then ~/.my.cnf, not used by services)
 SCAN = ("/etc/my.cnf", "/etc/mysql", "/etc/my.cnf.d")
 SERVER_GROUP = re.compile(r"^(mysqld|server|galera|mariadb|mariadbd|client-server|mysqld-[\d.]+|mariadb-[\d.]+|"
                           r"mariadbd-[\d.]+|percona-cluster|wsrep)$", re.I)
-MARK = "@@STACKCHECK"
 
 
 def norm(key: str) -> str:
@@ -38,24 +38,28 @@ def unquote(value: str) -> str:
 
 
 _FILES = "\\( -name '*.cnf' -o -name my.cnf \\) ! -name debian.cnf"
+_ROOTS = f"set --; for p in {' '.join(SCAN)}; do [ ! -e $p ] || set -- \"$@\" $p; done; [ $# = 0 ] || "
+# the compiled-in defaults: the table of the first server binary found (127: none is installed)
+_HELP = ("for b in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do [ -x $b ] || continue; "
+         "out=$($b --no-defaults --verbose --help 2>&1); rc=$?; "
+         "[ $rc = 0 ] || { printf '%s\\n' \"$out\" | tail -n 3 >&2; exit $rc; }; "
+         "printf '%s\\n' \"$out\" | sed -n '/^Variables (--variable-name=value)/,$p'; exit 0; done; "
+         "echo 'no mariadbd/mysqld binary found' >&2; exit 127")
 
 
 def read_command() -> str:
-    """Every option file, then my_print_defaults and the compiled defaults, each with its exit code; option
-    files or directories this user cannot read are listed (UNREADABLE), never silently left out."""
-    scan = " ".join(SCAN)
-    return (
-        # debian.cnf holds the maintenance account's credentials (client-only): never read
-        f"echo '{MARK} UNREADABLE'; find -L {scan} -maxdepth 2 \\( -type d \\( ! -readable -o ! -executable \\) "
-        f"-o -type f {_FILES} ! -readable \\) -print 2>/dev/null; "
-        f"for f in $(find -L {scan} -maxdepth 2 -type f {_FILES} -readable 2>/dev/null | sort -u); do "
-        f"echo '{MARK} FILE '\"$f\"; cat \"$f\"; echo; done; "
-        f"echo '{MARK} PRINT_DEFAULTS'; my_print_defaults --mysqld 2>&1; echo \"{MARK} RC PRINT_DEFAULTS $?\"; "
-        f"echo '{MARK} HELP'; rc=127; "
-        "for b in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do "
-        "[ -x $b ] && { out=$($b --no-defaults --verbose --help 2>&1); rc=$?; "
-        "printf '%s\\n' \"$out\" | sed -n '/^Variables (--variable-name=value)/,$p'; break; }; done; "
-        f"echo \"{MARK} RC HELP $rc\""
+    """A batch (stackcheck/probes/batch.py): the option files or directories this user cannot read (listed, never
+    silently left out), every readable option file as a part of its own (named by its path), then
+    my_print_defaults and the compiled defaults, each part with its exit code."""
+    return batch.script(
+        # debian.cnf holds the maintenance account's credentials (client-only): never read. find exits 1 when it
+        # met a directory it may not read, which this same listing names: judged with ok=(0, 1)
+        batch.part("unreadable", f"{_ROOTS}find -L \"$@\" -maxdepth 2 \\( -type d \\( ! -readable -o ! -executable \\) "
+                                 f"-o -type f {_FILES} ! -readable \\) -print"),
+        f"for __sc_f in $({_ROOTS}find -L \"$@\" -maxdepth 2 -type f {_FILES} -readable 2>/dev/null | sort -u); do "
+        "__sc_file \"$__sc_f\"; done",
+        batch.part("print_defaults", "my_print_defaults --mysqld"),
+        batch.part("help", _HELP),
     )
 
 
@@ -98,33 +102,6 @@ class ServerConfig:
         """The setting that decides `key` (the last one read), if the parsed files show it."""
         found = [s for s in self.settings if s.key == norm(key)]
         return found[-1] if found else None
-
-
-@dataclass
-class Dump:
-    files: dict[str, str]
-    print_defaults: str
-    help_text: str
-    unreadable: list[str]
-    rcs: dict[str, int]  # PRINT_DEFAULTS, HELP -> exit code (absent: the command printed none)
-
-
-def split_dump(text: str) -> Dump:
-    dump = Dump({}, "", "", [], {})
-    for chunk in re.split(rf"^{MARK} ", text, flags=re.M):
-        head, _, body = chunk.partition("\n")
-        head = head.strip()
-        if head.startswith("FILE "):
-            dump.files[head[5:].strip()] = body[:-1] if body.endswith("\n") else body  # the `echo` after `cat`
-        elif head == "UNREADABLE":
-            dump.unreadable = [line.strip() for line in body.splitlines() if line.strip()]
-        elif head == "PRINT_DEFAULTS":
-            dump.print_defaults = body
-        elif head == "HELP":
-            dump.help_text = body
-        elif head.startswith("RC ") and len(head.split()) == 3 and head.split()[2].isdigit():
-            dump.rcs[head.split()[1]] = int(head.split()[2])
-    return dump
 
 
 def parse_print_defaults(text: str) -> dict[str, str]:
@@ -193,29 +170,34 @@ def parse_files(files: dict[str, str]) -> list[Setting]:
     return settings
 
 
-def parse(text: str) -> ServerConfig:
-    """The server's configuration from read_command's output; CannotCheck when an option file could not be read
+def from_batch(found: batch.Batch) -> ServerConfig:
+    """The server's configuration from read_command's batch; CannotCheck when an option file could not be read
     or my_print_defaults failed (what the next restart brings back would then be a guess)."""
-    dump = split_dump(text)
-    if dump.unreadable:
-        raise CannotCheck("could not read the option files: not readable by this user: " + ", ".join(dump.unreadable)
+    unreadable = [line.strip() for line in found.output("unreadable", "which option files this user may not read "
+                                                        "(find)", ok=(0, 1)).splitlines() if line.strip()]
+    if unreadable:
+        raise CannotCheck("could not read the option files: not readable by this user: " + ", ".join(unreadable)
                           + " (run as root or with become)")
-    rc = dump.rcs.get("PRINT_DEFAULTS")
-    if rc != 0:
-        last = [line for line in dump.print_defaults.splitlines() if line.strip() and not line.startswith("--")]
+    files = {path: found.file(path) or "" for path in found.names("/")}
+    defaults = found.part("print_defaults", "my_print_defaults --mysqld")
+    if not defaults.ok:
         raise CannotCheck("could not read the server's options as it reads them: my_print_defaults --mysqld "
-                          + (f"exit code {rc}" if rc is not None else "printed no exit code")
-                          + (f": {last[-1][:200]}" if last else "") + " (install the MariaDB/MySQL server package's "
-                          "client tools, or run as a user whose PATH has my_print_defaults)")
-    help_rc = dump.rcs.get("HELP")
-    compiled_error = "" if help_rc == 0 else (
-        "no mariadbd/mysqld binary found" if help_rc == 127 else f"`mysqld --verbose --help` exit code {help_rc}")
-    return ServerConfig(dump.files, parse_print_defaults(dump.print_defaults), parse_help_defaults(dump.help_text),
-                        parse_files(dump.files), compiled_error)
+                          f"{defaults.reason()} (install the MariaDB/MySQL server package's client tools, or run as a "
+                          "user whose PATH has my_print_defaults)")
+    help_part = found.get("help")
+    compiled_error = "`mysqld --verbose --help` was not reached" if help_part is None else "" if help_part.ok else (
+        "no mariadbd/mysqld binary found" if help_part.rc == 127 else f"`mysqld --verbose --help` {help_part.reason()}")
+    help_text = help_part.text if help_part is not None and help_part.ok else ""
+    return ServerConfig(files, parse_print_defaults(defaults.text), parse_help_defaults(help_text),
+                        parse_files(files), compiled_error)
+
+
+def parse(text: str) -> ServerConfig:
+    return from_batch(batch.parse(text))
 
 
 def read(transport) -> ServerConfig:
-    return parse(transport.run(read_command()).output("the DB server's option files"))
+    return from_batch(batch.run(transport, read_command()))
 
 
 # --- edits for fixers (line-preserving) -------------------------------------------------------------------------
