@@ -8,7 +8,7 @@ import shlex
 from fixes import firewall
 from fixes.openstack_units import try_restart
 from stackcheck.fixing import FixDeclined, fixer
-from stackcheck.probes import hostconf, ini, parts, spice
+from stackcheck.probes import batch, hostconf, ini, spice
 from stackcheck.probes.spice import PERSISTED_RULES, proxy_unit
 from stackcheck.probes import iptables as ipt
 from stackcheck.probes import release as rel
@@ -102,19 +102,23 @@ def _spice_traffic(ctx) -> ipt.Traffic:
     return ipt.Traffic(ctx.lab.get("spice.proxy_port"), interfaces=firewall.interfaces(ctx))
 
 
-@fixer("SPC-4", risk="config", checks=["test_spice_port_open_in_running_firewall"])
+@fixer("SPC-4", risk="access", checks=["test_spice_port_open_in_running_firewall"])
 def insert_spice_rule_running(ctx):
-    """Insert the notes' SPICE rule into the running INPUT chain before the first rule that would refuse it
-    (declined when a rule may match only part of the traffic)."""
+    """Insert the notes' SPICE rule into the running INPUT chain, before the first rule that would refuse it.
+
+    Declined when a rule may match only part of the traffic. Risk `access`: it opens 6082 to sources the
+    firewall refused until now, so it runs only with --fix-access."""
     traffic = _spice_traffic(ctx)
     firewall.open_running(ctx, firewall.running_rules(ctx), [traffic], ipt.accept_rule(traffic.port, SPICE_COMMENT),
                           f"the running firewall of {ctx.target}")
 
 
-@fixer("SPC-4", risk="config", checks=["test_spice_port_open_in_persisted_firewall"])
+@fixer("SPC-4", risk="access", checks=["test_spice_port_open_in_persisted_firewall"])
 def insert_spice_rule_persisted(ctx):
-    """Add the SPICE rule to the persisted rules file, before the reject rules (validated by iptables-restore;
-    declined when a rule may match only part of the traffic)."""
+    """Add the SPICE rule to the persisted rules file, before the reject rules (validated by iptables-restore).
+
+    Declined when a rule may match only part of the traffic. Risk `access`: from the next boot on it opens 6082
+    to sources the firewall refused until now, so it runs only with --fix-access."""
     traffic = _spice_traffic(ctx)
     path, text = _persisted_rules(ctx)
     firewall.open_in_file(ctx, path, text, [traffic], ipt.accept_rule(traffic.port, SPICE_COMMENT))
@@ -146,7 +150,7 @@ def enable_and_start_spice_proxy(ctx):
         raise FixDeclined("no SPICE proxy unit is installed: install nova-consoleproxy / "
                           "openstack-nova-spicehtml5proxy (not done automatically)")
     port = ctx.lab.get("spice.proxy_port")
-    found = parts.split(ctx.run(spice.service_command(unit, port)).output(f"the state of {unit}"))
+    found = batch.run(ctx, spice.service_command(unit, port))  # ctx.run: a read while planning
     enabled, active, listening = spice.service_state(found, unit)
     if enabled == "masked":
         raise FixDeclined(f"{unit} is masked: someone switched it off on purpose; unmask it by hand if it should run")
