@@ -6,7 +6,7 @@ import secrets
 import pymysql
 import pytest
 
-from stackcheck.probes import galera
+from stackcheck.probes import galera, galera_components
 from stackcheck.probes.sql import Database, NodeNotReady, sql_error
 from stackcheck.transport import HostUnreachable
 from stackcheck.verdicts import CannotCheck, Finding
@@ -29,42 +29,48 @@ def test_cluster_size_matches_inventory(db, lab, target, evidence):
 @pytest.mark.requirement("DBK-2")
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("critical")
-def test_node_primary_ready_connected_synced(db, target, evidence):
+def test_node_primary_ready_connected_synced(db, connections, target, evidence):
     try:
         status, _ = galera.read_state(db)
     except NodeNotReady as exc:  # this check is about exactly that state: refusing queries is its finding
-        raise Finding(f"{target.name}: {exc}") from None
+        raise Finding(f"{target.name}: {exc}", remediation=NON_PRIMARY) from None
     wanted = {"wsrep_cluster_status": "Primary", "wsrep_ready": "ON", "wsrep_connected": "ON",
               "wsrep_local_state_comment": "Synced"}
     evidence.update({k: status.get(k) for k in wanted})
     wrong = [f"{k}={status.get(k)} (expected {v})" for k, v in wanted.items() if status.get(k) != v]
+    if status.get("wsrep_cluster_status") not in (None, "Primary"):
+        raise Finding(f"{target.name}: " + ", ".join(wrong), remediation=NON_PRIMARY)
     assert not wrong, f"{target.name}: " + ", ".join(wrong)
+
+
+NON_PRIMARY = ("The node is outside every Primary component. If other nodes are Primary, it is cut off from them: "
+               "restore its network to the others (it rejoins by itself). If no node is Primary, the cluster lost "
+               "quorum: `pytest --fix --fix-recover` bootstraps the node with the most recent committed write "
+               "(pc.bootstrap=YES, or a bootstrap start) and starts the others one at a time; it refuses while any "
+               "node's state is unknown. Never bootstrap a node while another may be Primary.")
 
 
 @pytest.mark.requirement("DBK-3")
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("critical")
-def test_one_cluster_state_uuid(lab, connections, evidence):
-    uuids: dict[str, str | None] = {}
-    unreachable = []
-    for node in lab.hosts("dbnode"):
-        try:
-            uuids[node.name] = galera.read_state(_db(connections, node))[0].get("wsrep_cluster_state_uuid")
-        except HostUnreachable as exc:
-            unreachable.append(f"{node.name} ({exc})")
-    evidence["wsrep_cluster_state_uuid"] = ", ".join(f"{n}={u}" for n, u in uuids.items())
-    if unreachable:
-        raise HostUnreachable("cannot compare cluster state UUIDs: " + "; ".join(unreachable))
-    distinct = set(uuids.values())
-    assert len(distinct) == 1 and None not in distinct, (
-        "the DB nodes report different cluster state UUIDs (separate clusters, a split brain): "
-        + ", ".join(f"{n}={u}" for n, u in uuids.items()))
+def test_one_primary_component_of_every_node(lab, connections, evidence):
+    """ONE Primary component whose members are exactly the inventory's DB nodes, with one state UUID: a node
+    bootstrapped a second time keeps the UUID, so the members each node reports are compared, not only the UUID."""
+    nodes = lab.hosts("dbnode")
+    views, unread = galera_components.read_views(connections, nodes)
+    evidence["components"] = galera_components.describe_views(views, nodes)
+    problems = galera_components.component_problems(views, nodes)
+    if problems:
+        raise Finding("; ".join(problems) + (f" (not read: {'; '.join(unread)})" if unread else ""),
+                      remediation=galera_components.REMEDIATION)
+    if unread:
+        raise CannotCheck("cannot tell whether the DB nodes form one Primary component: " + "; ".join(unread))
 
 
 @pytest.mark.requirement("DBK-4")
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("high")
-def test_normal_service_running_not_bootstrap(transport, target, evidence):
+def test_normal_service_running_not_bootstrap(transport, connections, target, evidence):
     state = galera.read_service(transport)
     unit = state.service
     evidence["unit"] = unit.name if unit else None

@@ -7,7 +7,7 @@ from collections import Counter
 import pymysql
 import pytest
 
-from stackcheck.probes import galera, haproxy, hostconf, lbaas
+from stackcheck.probes import galera, galera_components, haproxy, hostconf, lbaas
 from stackcheck.probes.sql import Database, MissingGrant, sql_error
 from stackcheck.transport import HostUnreachable
 from stackcheck.verdicts import CannotCheck, NotApplicable, need
@@ -40,9 +40,10 @@ def _unless_login_refused(exc: HostUnreachable) -> None:
                           "accept from this machine") from None
 
 
-def _vip_answers(lab, connections, count: int) -> tuple[list[str], list[str]]:
+def _vip_answers(lab, connections, count: int, components: list | None = None) -> tuple[list[str], list[str]]:
     """`count` NEW connections through the VIP (round robin is per connection): the node names that answered,
-    and the errors of the connections that failed."""
+    and the errors of the connections that failed; `components`, when given, gets the members (client addresses)
+    of the Galera component of each node that answered."""
     vip = _vip(lab)
     names, errors = [], []
     for _ in range(count):
@@ -56,6 +57,10 @@ def _vip_answers(lab, connections, count: int) -> tuple[list[str], list[str]]:
             with conn.cursor() as cur:
                 cur.execute("SELECT @@wsrep_node_name")
                 names.append(cur.fetchone()[0])
+                if components is not None:
+                    cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_incoming_addresses'")
+                    row = cur.fetchone()
+                    components.append(frozenset(a.strip() for a in (row[1] if row else "").split(",") if a.strip()))
         except pymysql.MySQLError as exc:
             errors.append(f"query failed: {exc.args[-1] if exc.args else exc}")
         finally:
@@ -137,8 +142,9 @@ def test_vip_rotates_over_every_node(lab, connections, evidence):
     nodes = lab.hosts("dbnode")
     expected_names = [n.vars.get("wsrep_node_name") for n in nodes]
     for _attempt in range(3):  # other clients of the VIP (e.g. checks running in parallel) shift the rotation
-        names, errors = _vip_answers(lab, connections, ROUNDS * len(nodes))
-        problems = _rotation_problems(names, errors, expected_names, len(nodes))
+        components: list[frozenset[str]] = []
+        names, errors = _vip_answers(lab, connections, ROUNDS * len(nodes), components)
+        problems = _component_problems(lab, components) + _rotation_problems(names, errors, expected_names, len(nodes))
         if not problems:
             break
     evidence["answers"] = " ".join(names)
@@ -146,6 +152,19 @@ def test_vip_rotates_over_every_node(lab, connections, evidence):
     assert not problems, (f"{ROUNDS * len(nodes)} new connections through the VIP should reach each of the "
                           f"{len(nodes)} DB nodes {ROUNDS} times (+-1): " + "; ".join(problems)
                           + f" (sequence: {' '.join(names)}; 3 tries)")
+
+
+def _component_problems(lab, components: list[frozenset[str]]) -> list[str]:
+    """The VIP must lead to ONE Galera component: answers from nodes of different components are a split brain
+    seen by the application (each connection may land in another history)."""
+    distinct = sorted(set(components), key=lambda c: (len(c), sorted(c)))
+    if len(distinct) < 2:
+        return []
+    nodes = lab.hosts("dbnode")
+    named = [galera_components.braces(galera_components.member_names(
+        galera_components.NodeView("", {}, [galera_components.Member(address=a) for a in c]), nodes))
+        for c in distinct]
+    return [f"the VIP routes to {len(distinct)} Galera components (split brain): {' and '.join(named)}"]
 
 
 def _rotation_problems(names, errors, expected_names, n_nodes) -> list[str]:
@@ -320,9 +339,21 @@ def test_haproxy_health_check_judges_galera_state(transport, lab, connections, t
             wrong.append(f"{server} ({node.name}: {why_node}) is UP in HAProxy")
         elif ok is None:
             unjudged.append(f"{server} is UP in HAProxy but {node.name}'s {why_node}")
+    up_nodes = [n for n in lab.hosts("dbnode") if states.get(by_address.get(n.address, ""), "").startswith("UP")]
+    brain = _split_among(lab, connections, up_nodes)
+    if brain:
+        wrong.append(f"HAProxy keeps nodes of different Primary components UP ({brain}): its health check does not "
+                     "see which component a node is in")
     assert not wrong, f"{target.name}: " + "; ".join(wrong)
     if unjudged:
         raise CannotCheck(f"{target.name}: " + "; ".join(unjudged))
+
+
+def _split_among(lab, connections, up_nodes) -> str | None:
+    """'split brain: two Primary components: ...' when the nodes HAProxy routes to are Primary in different
+    components (None otherwise; a node whose view cannot be read is judged by the health part above)."""
+    views, _ = galera_components.read_views(connections, up_nodes)
+    return galera_components.split_brain(galera_components.components(views, lab.hosts("dbnode")))
 
 
 @pytest.mark.requirement("LB-6")

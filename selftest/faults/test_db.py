@@ -461,7 +461,7 @@ def test_node_name_restored_by_fix(healthy_db):
 @pytest.mark.covers("DBK-3", "DBC-3")
 def test_rebuilt_node_in_its_own_cluster_is_not_forced_back(healthy_db):
     node = "dbnode3"
-    c_uuid, c_addr = "test_one_cluster_state_uuid", f"test_cluster_address_lists_every_node[{node}]"
+    c_uuid, c_addr = "test_one_primary_component_of_every_node", f"test_cluster_address_lists_every_node[{node}]"
     select = [f"{T}/test_cluster.py::{c_uuid}", f"{T}/test_mycnf.py::{c_addr}"]
     # the operator reinstalls the node and starts it with the notes' first-node my.cnf (wsrep_cluster_address =
     # gcomm://): it bootstraps a cluster of its own, with a new state UUID, and takes writes on its own

@@ -43,6 +43,12 @@ def sql_error(exc: BaseException, what: str, node: str = "", verb: str = "read")
     """What a failed read (or write: verb) means, as the error of the check (what could not be done, why, what
     to do)."""
     code, text = error_code(exc), error_text(exc)
+    error = _sql_error(code, text, exc, what, node, verb)
+    error.code = code  # the server's error code, for a caller that must tell one failure from another
+    return error
+
+
+def _sql_error(code: int, text: str, exc: BaseException, what: str, node: str, verb: str) -> CannotCheck:
     where = f" on {node}" if node else ""
     if code in GRANT_ERRORS:
         return MissingGrant(f"could not {verb} {what}{where}: the DB user lacks {GRANT_ERRORS[code]} it needs "
