@@ -1,4 +1,5 @@
-"""The requirements catalog (stackcheck/REQUIREMENTS.md, a copy of shared/REQUIREMENTS.md with its stable ids).
+"""The requirements catalog (stackcheck/REQUIREMENTS.md, a copy of shared/REQUIREMENTS.md with its stable ids, and
+stackcheck/REQUIREMENTS.added.md, the requirements the suite added in the same format).
 
 Each check cites ids from it; reports carry the requirement text and its remediation ("Fix: ..." in the
 catalog, or the paired fixer's description)."""
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CATALOG = Path(__file__).with_name("REQUIREMENTS.md")
+ADDED = Path(__file__).with_name("REQUIREMENTS.added.md")
 _ITEM = re.compile(r"^- ([A-Z0-9]+-\d+) (.*)$")
 _FAMILY = re.compile(r"^## ([A-Z0-9]+): (.*)$")
 
@@ -49,4 +51,4 @@ def parse(text: str) -> dict[str, Requirement]:
 
 @functools.cache
 def catalog() -> dict[str, Requirement]:
-    return parse(CATALOG.read_text())
+    return {**parse(CATALOG.read_text()), **parse(ADDED.read_text())}
