@@ -33,12 +33,13 @@ def try_fix(item: pytest.Item) -> bool:
                            "log": f"refused: {state.fix_refused[target.name]}"}
         return False
     engine = Engine(dry_run=config.getoption("dry_run"), allow_data=config.getoption("fix_data"),
-                    allow_access=config.getoption("fix_access"), echo=lambda s: None)
+                    allow_access=config.getoption("fix_access"), echo=lambda s: None,
+                    opt_in=tuple(r for r in ("rejoin", "recover") if config.getoption(f"fix_{r}")))
     transport = state.connections.transport(target) if target else None
     for fx in candidates:
         ctx = FixContext(transport, target, state.lab, item.funcargs.get("host"), extra=dict(item.funcargs))
         try:
-            result = engine.fix(fx, ctx, recheck=item.runtest, guard=guard_for(state, target),
+            result = engine.fix(fx, ctx, recheck=item.runtest, guard=guard_for(state, target, fx),
                                 where=target.name if target else "cloud")
         except (HostUnreachable, ProbeTimeout):
             raise
@@ -48,12 +49,22 @@ def try_fix(item: pytest.Item) -> bool:
             return False
         if result.status == "noop":
             continue
+        if result.status in NEXT_FIXER_MAY_ACT:
+            # this fixer did nothing (refused or declined): a later one may fit the case (e.g. the quorum
+            # recovery after the plain restart was refused); the report keeps the first reason unless one acts
+            item.stash.setdefault(FIX, {"status": result.status, "fixer": result.fixer, "risk": result.risk,
+                                        "log": result.summary(), "diff": result.diff})
+            continue
+        earlier = item.stash.get(FIX, None)
         item.stash[FIX] = {"status": result.status, "fixer": result.fixer, "risk": result.risk,
-                           "log": result.summary(), "diff": result.diff}
+                           "log": (earlier["log"] + "\n" if earlier else "") + result.summary(), "diff": result.diff}
         if result.stop_run:  # Ctrl-C or SIGTERM: this fix was rolled back; report it and stop the run
             item.session.shouldstop = f"interrupted during the fix of {item.name}: rolled back, the run stops"
         return result.status == "fixed"
     return False
+
+
+NEXT_FIXER_MAY_ACT = ("refused", "declined")  # nothing was changed: the next paired fixer is tried
 
 
 def sweep_interrupted_fixes(session: pytest.Session) -> None:

@@ -38,8 +38,10 @@ from stackcheck import journal
 from stackcheck.transport import Result, Transport
 from stackcheck.verdicts import CannotCheck
 
-RISKS = ("config", "restart", "data", "access")
-OPT_IN = {"data": "--fix-data", "access": "--fix-access"}  # risk classes --fix alone never runs
+RISKS = ("config", "restart", "data", "access", "rejoin", "recover")
+# risk classes --fix alone never runs; `rejoin` and `recover` act on a whole Galera cluster (a node's datadir set
+# aside for a full state transfer; a new Primary component bootstrapped after quorum loss)
+OPT_IN = {"data": "--fix-data", "access": "--fix-access", "rejoin": "--fix-rejoin", "recover": "--fix-recover"}
 BACKUP_ROOT = "/var/backups/stackcheck"
 LOCK_PATH = "/run/stackcheck-fix.lock"
 
@@ -143,6 +145,7 @@ class FixContext:
     host: Any = None  # testinfra host over the same transport
     extra: dict = field(default_factory=dict)  # fixtures the check used (db, cloud ...)
     edits: list[FileEdit] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -178,6 +181,10 @@ class FixContext:
         """Something the report should keep (e.g. the old endpoint, so it can be restored by hand)."""
         self.notes.append(text)
 
+    def result(self, text: str) -> None:
+        """What a step found while it ran (e.g. the rows only a set-aside copy holds): logged after the steps."""
+        self.results.append(text)
+
     @property
     def empty(self) -> bool:
         return not self.edits and not self.actions
@@ -206,9 +213,10 @@ class Engine:
     `guard()` (optional) raises FixRefused when touching this host now could cost a cluster its quorum."""
 
     def __init__(self, dry_run: bool = False, allow_data: bool = False, echo: Callable[[str], None] = print,
-                 allow_access: bool = False):
+                 allow_access: bool = False, opt_in: tuple[str, ...] = ()):
         self.dry_run = dry_run
-        self.allowed = {"config", "restart"} | ({"data"} if allow_data else set()) | ({"access"} if allow_access else set())
+        self.allowed = ({"config", "restart"} | ({"data"} if allow_data else set())
+                        | ({"access"} if allow_access else set()) | set(opt_in))
         self.echo = echo
         self.stamp = time.strftime("%Y%m%dT%H%M%S")
         self.owner = journal.owner_token()
@@ -280,6 +288,8 @@ class Engine:
                         jnl.done = len(done)
                         jnl.save(ctx.transport)
                     test_stop("after-first-action" if len(done) == 1 else "")
+                for line in ctx.results:
+                    say(f"result: {line}")
                 self._journal(ctx, jnl, "rechecking")
                 test_stop("during-recheck")
                 recheck()

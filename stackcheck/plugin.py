@@ -46,6 +46,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--fix-access", action="store_true",
                 help="also run fixers of risk class 'access' (they create or widen access: accounts, grants, firewall "
                      "openings to new sources; implies --fix)")
+    g.addoption("--fix-rejoin", action="store_true",
+                help="also rejoin Galera nodes that ran a component of their own or hold other data (split brain, "
+                     "divergence): each is stopped, its datadir set aside (kept, never deleted) and it rejoins by a "
+                     "full state transfer from the majority; the rows only the set-aside copy holds are listed "
+                     "(implies --fix)")
+    g.addoption("--fix-recover", action="store_true",
+                help="also recover a Galera cluster that lost quorum: bootstrap the node with the most recent "
+                     "committed write (refused while any node's state is unknown), then start the others one at a "
+                     "time (implies --fix)")
     g.addoption("--connect-timeout", type=float, default=None, metavar="S",
                 help="seconds to reach a host before its checks become errors (default: inventory, 10)")
     g.addoption("--probe-timeout", type=float, default=None, metavar="S",

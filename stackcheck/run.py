@@ -10,7 +10,7 @@ from stackcheck.connections import Connections
 from stackcheck.inventory import InventoryError, load
 
 STATE = pytest.StashKey["State"]()
-FIX_OPTIONS = ("fix", "fix_data", "fix_access", "dry_run")
+FIX_OPTIONS = ("fix", "fix_data", "fix_access", "fix_rejoin", "fix_recover", "dry_run")
 
 
 class State:
