@@ -51,9 +51,13 @@ def try_fix(item: pytest.Item) -> bool:
             continue
         if result.status in NEXT_FIXER_MAY_ACT:
             # this fixer did nothing (refused or declined): a later one may fit the case (e.g. the quorum
-            # recovery after the plain restart was refused); the report keeps the first reason unless one acts
-            item.stash.setdefault(FIX, {"status": result.status, "fixer": result.fixer, "risk": result.risk,
-                                        "log": result.summary(), "diff": result.diff})
+            # recovery after the plain restart was refused); the report keeps the first status and every reason
+            earlier = item.stash.get(FIX, None)
+            if earlier is None:
+                item.stash[FIX] = {"status": result.status, "fixer": result.fixer, "risk": result.risk,
+                                   "log": result.summary(), "diff": result.diff}
+            else:
+                earlier["log"] += "\n" + result.summary()
             continue
         earlier = item.stash.get(FIX, None)
         item.stash[FIX] = {"status": result.status, "fixer": result.fixer, "risk": result.risk,

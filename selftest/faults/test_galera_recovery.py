@@ -163,3 +163,21 @@ def test_cold_start_from_grastate_bootstraps_the_last_node_to_leave(before_row):
                    ).stdout.strip() == "1"
     assert_outcomes(run_checks(f"{SERVICE}[dbnode1]"), {_name(SERVICE, "dbnode1"): "passed"})
     assert_nothing_lost(before_row)
+
+
+@pytest.mark.covers("DBK-4")
+def test_all_three_killed_refused_on_a_tie_until_the_operator_marks_one(before_row):
+    for node in NODES:
+        _kill(node)
+    service = _name(SERVICE, "dbnode1")
+    # every node crashed at the same seqno: nothing says which copy to keep, so recovery names the missing fact
+    refused = run_checks(f"{SERVICE}[dbnode1]", fix=True, extra=("--fix-recover",))
+    assert_outcomes(refused, {service: "fix-failed"})
+    log = refused.case(service)["fix_log"]
+    assert "share the highest seqno" in log and "set safe_to_bootstrap: 1 in the grastate.dat" in log, log
+    lab_exec("dbnode2", f"sed -i 's/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/' {DATADIR}/grastate.dat")
+    recovered = run_checks(f"{SERVICE}[dbnode1]", fix=True, extra=("--fix-recover",))
+    assert_outcomes(recovered, {service: "fixed"})
+    assert "dbnode2 is marked safe_to_bootstrap: 1" in recovered.case(service)["fix_log"]
+    assert_outcomes(run_checks(f"{SERVICE}[dbnode2]"), {_name(SERVICE, "dbnode2"): "passed"})
+    assert_nothing_lost(before_row)
