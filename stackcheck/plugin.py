@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck import fixflow, outcomes
+from stackcheck import fixflow, outcomes, traces
 from stackcheck import verdicts as v
 from stackcheck.coverage import check_names
 from stackcheck.inventory import REPO
@@ -46,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--fix-access", action="store_true",
                 help="also run fixers of risk class 'access' (they create or widen access: accounts, grants, firewall "
                      "openings to new sources; implies --fix)")
+    g.addoption("--read-only", action="store_true",
+                help="write nothing anywhere (also stackcheck.read_only: true): no probe schema, no EC2 credential, no "
+                     "sweep, no fix (refuses --fix); checks that only a write can prove end in error, not checked")
     g.addoption("--connect-timeout", type=float, default=None, metavar="S",
                 help="seconds to reach a host before its checks become errors (default: inventory, 10)")
     g.addoption("--probe-timeout", type=float, default=None, metavar="S",
@@ -77,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = any(a == "--host" or a.startswith("--host=") for a in config.invocation_params.args)
     if explicit or _runs_checks(config):
         state.lab  # noqa: B018 - a bad inventory stops the run here, with exit code 4 and one line
+    traces.configure(config)  # --read-only (or the inventory's read_only) refuses every fix option: exit code 4
 
 
 def _terminate(signum, frame):
