@@ -50,11 +50,14 @@ def lease() -> float:
     return float(os.environ.get(LEASE_ENV) or LEASE)
 
 
+NOT_CHECKED = "not checked in a read-only run"
+
+
 class NeedsWrite(CannotCheck):
     """A requirement that only a write can prove, in a run that may write nothing: not checked (an error)."""
 
     def __init__(self, what: str, instead: str):
-        super().__init__(f"not checked: {what}, and this run may write nothing (--read-only or stackcheck.read_only); "
+        super().__init__(f"{NOT_CHECKED} (--read-only or stackcheck.read_only: nothing may be written): {what}; "
                          f"{instead}")
 
 
@@ -147,7 +150,7 @@ class Reporter:
                 for part in line.split("; "):
                     terminalreporter.write_line(state.redact(part))
         if read_only(self.config):
-            unchecked = sorted({r.name.split("[")[0] for r in state.results if "may write nothing" in r.message})
+            unchecked = sorted({r.name.split("[")[0] for r in state.results if NOT_CHECKED in r.message})
             terminalreporter.write_line(
                 "read-only run: nothing was written on any host"
                 + (f"; not checked, because only a write proves them: {', '.join(unchecked)}" if unchecked else ""))
