@@ -334,13 +334,13 @@ def _load_expectations(path: Path, given: dict) -> dict:
             raise InventoryError(
                 f"{path}: stackcheck.{section}.{key}: {expect[section][key]!r} is not one of {', '.join(allowed)}"
             )
-    if not isinstance(expect["read_only"], bool):
-        raise InventoryError(f"{path}: stackcheck.read_only: expected true or false")
     for key in ("connect_timeout", "probe_timeout"):
         if not isinstance(expect[key], (int, float)) or expect[key] <= 0:
             raise InventoryError(f"{path}: stackcheck.{key}: expected a positive number of seconds")
     expect["waivers"] = [_waiver(path, i, w) for i, w in enumerate(expect["waivers"] or [])]
     expect["scope"] = _scope(path, expect["scope"])
+    if not isinstance(expect["read_only"], bool):
+        raise InventoryError(f"{path}: stackcheck.read_only: expected true or false")
     return expect
 
 

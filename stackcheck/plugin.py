@@ -41,14 +41,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "check that failed is checked again and the run ends with the final state")
     g.addoption("--dry-run", action="store_true",
                 help="with or without --fix: print each fix's plan and diff, change nothing")
+    g.addoption("--read-only", action="store_true",
+                help="write nothing anywhere (also stackcheck.read_only: true): no probe schema, no EC2 credential, no "
+                     "sweep, no fix (refuses --fix); checks that only a write can prove end in error, not checked")
     g.addoption("--fix-data", action="store_true",
                 help="also run fixers of risk class 'data' (they touch stored data; implies --fix)")
     g.addoption("--fix-access", action="store_true",
                 help="also run fixers of risk class 'access' (they create or widen access: accounts, grants, firewall "
                      "openings to new sources; implies --fix)")
-    g.addoption("--read-only", action="store_true",
-                help="write nothing anywhere (also stackcheck.read_only: true): no probe schema, no EC2 credential, no "
-                     "sweep, no fix (refuses --fix); checks that only a write can prove end in error, not checked")
     g.addoption("--connect-timeout", type=float, default=None, metavar="S",
                 help="seconds to reach a host before its checks become errors (default: inventory, 10)")
     g.addoption("--probe-timeout", type=float, default=None, metavar="S",

@@ -38,7 +38,6 @@ LEASE = 3600  # seconds: longer than any stackcheck object lives (one check, or 
 LEASE_ENV = "STACKCHECK_TEST_TRACE_LEASE"  # for tests only: a shorter lease, so a test need not wait an hour
 KILL_ENV = "STACKCHECK_TEST_KILL_AT"  # for tests only: SIGKILL this process right after it created `probe-schema`
                                       # or `ec2-credential`, as a CI timeout would
-FIX_OPTIONS = ("fix", "fix_data", "fix_access")
 MARKER_KEY = "stackcheck"  # the key of the marker in an EC2 credential's blob
 
 # a probe schema of this version, and of the versions before it (no creation time in the name)
@@ -112,8 +111,10 @@ def traces_of(config: pytest.Config) -> Traces:
 
 def configure(config: pytest.Config) -> None:
     """A read-only run refuses every fix option (exit code 4), and the sweeps get reported."""
+    from stackcheck.run import FIX_OPTIONS
+
     if read_only(config):
-        given = [f"--{o.replace('_', '-')}" for o in FIX_OPTIONS if config.getoption(o)]
+        given = [f"--{o.replace('_', '-')}" for o in FIX_OPTIONS if o != "dry_run" and config.getoption(o)]
         if given:
             raise pytest.UsageError(
                 f"{' and '.join(given)} cannot run in a read-only run (--read-only, or stackcheck.read_only: true in "

@@ -8,7 +8,6 @@ import pytest
 
 from stackcheck.probes import galera
 from stackcheck.probes.sql import Database, NodeNotReady, sql_error
-from stackcheck.traces import kill_point, probe_schema_name, sweep_probe_schemas
 from stackcheck.transport import HostUnreachable
 from stackcheck.verdicts import CannotCheck, Finding
 
@@ -92,6 +91,8 @@ def test_normal_service_running_not_bootstrap(transport, target, evidence):
 def test_write_on_node_is_read_on_every_other(lab, connections, target, evidence, traces):
     """Write a token on this node, read it on every other node (causal read), clean up whatever happens. The probe
     schema is marked (stackcheck/traces.py): a run killed before its cleanup leaves it to the next run's sweep."""
+    from stackcheck.traces import kill_point, sweep_probe_schemas
+
     traces.refuse_write("DBK-5 is proven by writing a probe schema on this node and reading it on the others "
                         "(no read shows that this node's writes replicate)",
                         "run it without --read-only, or take DBK-5 out of stackcheck.scope")
@@ -178,6 +179,8 @@ def _cleanup(connections, lab, target, writer, schema: str | None, traces) -> No
 def _claim_probe_schema(wdb) -> tuple[str, str]:
     """(token, schema name): the name carries the server's time, and its node-local lock is held on the writer's
     connection until the check closes it, so a sweep never drops the schema of a live run (stackcheck/traces.py)."""
+    from stackcheck.traces import probe_schema_name
+
     token = secrets.token_hex(4)
     schema = probe_schema_name(wdb.scalar("SELECT UNIX_TIMESTAMP()", what="the server's clock"), token)
     if wdb.scalar("SELECT GET_LOCK(%s, 0)", (schema,), what="the probe schema's lock (GET_LOCK)") != 1:
