@@ -134,8 +134,12 @@ class Reporter:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
+        from stackcheck.outcomes import is_check
+
         traces = self.config.stash.get(TRACES, None)
-        if traces is not None and traces.pending and (report.when == "call" or not report.passed):
+        # on the report the recorder keeps: a check's call, or its setup when that failed
+        if (traces is not None and traces.pending and is_check(item)
+                and (report.when == "call" or (report.when == "setup" and not report.passed))):
             report.user_properties.append(("stackcheck_traces", "; ".join(traces.pending)))
             traces.pending = []
         return report
