@@ -6,6 +6,7 @@ import pytest
 
 from stackcheck.probes.sql import Database
 from stackcheck.run import state_of
+from stackcheck.traces import traces_of
 
 EVIDENCE = pytest.StashKey[dict]()
 
@@ -61,12 +62,19 @@ def cloud(connections):
 
 
 @pytest.fixture(scope="session")
-def s3(request, connections, lab):
+def traces(request):
+    """The run's read-only flag and its sweeps of what killed runs left (stackcheck/traces.py)."""
+    return traces_of(request.config)
+
+
+@pytest.fixture(scope="module")
+def s3(request, connections, lab, traces):
     """boto3 access to the cloud's S3 API (stackcheck/s3.py): EC2 credentials from the inventory, or created for
-    the checking user and deleted at the end; an error saying what is missing when neither is possible."""
+    the checking user and deleted when the module's checks end (so it lives minutes, not the whole run); an error
+    saying what is missing, or that a read-only run cannot create one, when neither is possible."""
     from stackcheck import s3 as s3mod
 
-    access = s3mod.open_s3(lab, connections.cloud)
+    access = s3mod.open_s3(lab, connections.cloud, traces)
     state_of(request.config).add_secrets(access.access, access.secret)  # credentials made here are secrets too
     yield access
     s3mod.close_s3(access, connections.cloud)

@@ -90,6 +90,8 @@ DEFAULTS: dict[str, Any] = {
         "bare_metal_compute": True,
     },
     "waivers": [],
+    # true: every run writes nothing anywhere, as with --read-only (no probe schema, no EC2 credential, no fix)
+    "read_only": False,
     # the requirement ids (or whole families: "DBK", "LB") this inventory answers for; ~ = all of the catalog
     "scope": None,
 }
@@ -337,6 +339,8 @@ def _load_expectations(path: Path, given: dict) -> dict:
             raise InventoryError(f"{path}: stackcheck.{key}: expected a positive number of seconds")
     expect["waivers"] = [_waiver(path, i, w) for i, w in enumerate(expect["waivers"] or [])]
     expect["scope"] = _scope(path, expect["scope"])
+    if not isinstance(expect["read_only"], bool):
+        raise InventoryError(f"{path}: stackcheck.read_only: expected true or false")
     return expect
 
 

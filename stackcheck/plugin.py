@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck import fixflow, outcomes
+from stackcheck import fixflow, outcomes, traces
 from stackcheck import verdicts as v
 from stackcheck.coverage import check_names
 from stackcheck.inventory import REPO
@@ -41,6 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "check that failed is checked again and the run ends with the final state")
     g.addoption("--dry-run", action="store_true",
                 help="with or without --fix: print each fix's plan and diff, change nothing")
+    g.addoption("--read-only", action="store_true",
+                help="write nothing anywhere (also stackcheck.read_only: true): no probe schema, no EC2 credential, no "
+                     "sweep, no fix (refuses --fix); checks that only a write can prove end in error, not checked")
     g.addoption("--fix-data", action="store_true",
                 help="also run fixers of risk class 'data' (they touch stored data; implies --fix)")
     g.addoption("--fix-access", action="store_true",
@@ -86,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = any(a == "--host" or a.startswith("--host=") for a in config.invocation_params.args)
     if explicit or _runs_checks(config):
         state.lab  # noqa: B018 - a bad inventory stops the run here, with exit code 4 and one line
+    traces.configure(config)  # --read-only (or the inventory's read_only) refuses every fix option: exit code 4
 
 
 def _terminate(signum, frame):

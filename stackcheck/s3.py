@@ -1,7 +1,8 @@
 """The `s3` fixture: boto3 clients for the cloud's S3 API (Swift's s3api), with EC2 credentials from the
 inventory (cloud.ec2_access / cloud.ec2_secret, references only) or, when it gives none, created in Keystone for
-the checking user for this run and deleted at the end. Secrets are never printed: checks see the clients, the
-endpoint, the region and where the credentials came from."""
+the checking user for the S3 checks and deleted when they end; a created one is marked, so a run killed before
+deleting it leaves it to the next run's sweep (stackcheck/traces.py), and a read-only run creates none. Secrets
+are never printed: checks see the clients, the endpoint, the region and where the credentials came from."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 
+from stackcheck import traces as tr
 from stackcheck.verdicts import CannotCheck, MissingExpectation
 from stackcheck.probes import catalog
 
@@ -58,16 +60,19 @@ def s3_endpoint(lab, conn, no_cloud: str = "") -> tuple[str, str]:
     return f"http://{storage[0].address}:{lab.get('swift.port')}", f"inventory (storage host; {why_not_catalog})"
 
 
-def open_s3(lab, cloud_factory) -> S3Access:
+def open_s3(lab, cloud_factory, traces: tr.Traces) -> S3Access:
     """Build the S3 access for the run. `cloud_factory()` returns the openstacksdk Connection or raises
     CannotCheck (MissingExpectation: the inventory names no cloud). Nothing missing is ever "not applicable":
-    without an endpoint or credentials the S3 checks are errors that say what to set."""
+    without an endpoint or credentials the S3 checks are errors that say what to set. Before anything is created,
+    the marked credentials that killed runs left are swept (not in a read-only run)."""
     try:
         conn, no_cloud = cloud_factory(), ""
     except CannotCheck as exc:
         # EC2 credentials in the inventory and a storage host are enough for the S3 API itself (S3-3..5)
         conn, no_cloud = None, f"no cloud to read the catalog from ({exc})"
     endpoint, endpoint_source = s3_endpoint(lab, conn, no_cloud)
+    if conn is not None:
+        traces.sweep_once("EC2 credentials", lambda say: tr.sweep_ec2_credentials(conn, say))
     region = lab.get("s3.region")
     access, secret = lab.secret("cloud.ec2_access"), lab.secret("cloud.ec2_secret")
     if access and secret:
@@ -79,6 +84,10 @@ def open_s3(lab, cloud_factory) -> S3Access:
     if conn is None:
         raise MissingExpectation("cloud.ec2_access", "nor cloud.ec2_secret, and creating an EC2 credential for the "
                                  f"checking user instead needs the cloud: {no_cloud}")
+    traces.refuse_write("the S3 checks need an EC2 credential, the inventory gives none (stackcheck.cloud.ec2_access "
+                        "/ ec2_secret), and creating one for the checking user is a write",
+                        "give the inventory the checking user's EC2 credential (references), which a read-only run "
+                        "uses as it is")
     try:
         cred_id, access, secret = create_ec2_credential(conn)
     except Exception as exc:  # noqa: BLE001 - any refusal: say it, and what to set instead
@@ -91,11 +100,13 @@ def open_s3(lab, cloud_factory) -> S3Access:
 
 def create_ec2_credential(conn) -> tuple[str, str, str]:
     """An EC2 credential for the checking user on its project (the record `openstack ec2 credentials create`
-    makes: type ec2, blob {access, secret})."""
+    makes: type ec2, blob {access, secret}), marked as stackcheck's with its creation time (Keystone keeps the
+    blob's other keys and ignores them when it authenticates)."""
     access, secret = uuid.uuid4().hex, uuid.uuid4().hex
+    blob = {"access": access, "secret": secret, tr.MARKER_KEY: tr.credential_marker()}
     cred = conn.identity.create_credential(type="ec2", user_id=conn.current_user_id,
-                                           project_id=conn.current_project_id,
-                                           blob=json.dumps({"access": access, "secret": secret}))
+                                           project_id=conn.current_project_id, blob=json.dumps(blob))
+    tr.kill_point("ec2-credential")
     return cred.id, access, secret
 
 
@@ -105,8 +116,8 @@ def close_s3(access: S3Access | None, cloud_factory) -> None:
             cloud_factory().identity.delete_credential(access.credential_id, ignore_missing=True)
         except Exception as exc:  # noqa: BLE001 - the end of the run: say it (the id is not secret), do not hide it
             warnings.warn(f"the EC2 credential {access.credential_id} created for this run could not be deleted "
-                          f"({type(exc).__name__}: {exc}): delete it with `openstack credential delete "
-                          f"{access.credential_id}`", stacklevel=1)
+                          f"({type(exc).__name__}: {exc}): a later run sweeps it (it is marked), or delete it with "
+                          f"`openstack credential delete {access.credential_id}`", stacklevel=1)
 
 
 def ec2_credentials_of_user(conn) -> list[dict]:

@@ -94,17 +94,25 @@ def test_normal_service_running_not_bootstrap(transport, connections, target, ev
 @pytest.mark.requirement("DBK-5")
 @pytest.mark.role("dbnode")
 @pytest.mark.severity("critical")
-def test_write_on_node_is_read_on_every_other(lab, connections, target, evidence):
-    """Write a token on this node, read it on every other node (causal read), clean up whatever happens."""
-    token = secrets.token_hex(8)
-    schema = f"stackcheck_probe_{token}"
+def test_write_on_node_is_read_on_every_other(lab, connections, target, evidence, traces):
+    """Write a token on this node, read it on every other node (causal read), clean up whatever happens. The probe
+    schema is marked (stackcheck/traces.py): a run killed before its cleanup leaves it to the next run's sweep."""
+    from stackcheck.traces import kill_point, sweep_probe_schemas
+
+    traces.refuse_write("DBK-5 is proven by writing a probe schema on this node and reading it on the others "
+                        "(no read shows that this node's writes replicate)",
+                        "run it without --read-only, or take DBK-5 out of stackcheck.scope")
+    traces.sweep_once("probe schemas", lambda say: sweep_probe_schemas(connections, lab, say))
     writer = connections.sql(target, fresh=True)
+    schema = None
     try:
         wdb = Database(lambda: writer, target.name)
+        token, schema = _claim_probe_schema(wdb)
         wdb.execute(f"CREATE DATABASE `{schema}`", what="a probe schema (CREATE DATABASE)")
         wdb.execute(f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, token VARCHAR(32)) ENGINE=InnoDB",
                     what="a probe table (CREATE TABLE)")
         wdb.execute(f"INSERT INTO `{schema}`.t VALUES (1, %s)", (token,), what="a probe row (INSERT)")
+        kill_point("probe-schema")
         missing, unread = [], []
         for node in lab.hosts("dbnode"):
             if node.name == target.name:
@@ -125,7 +133,7 @@ def test_write_on_node_is_read_on_every_other(lab, connections, target, evidence
             raise CannotCheck(f"a row written on {target.name} could not be looked for on every other node: "
                               + "; ".join(unread))
     finally:
-        _cleanup(connections, lab, target, writer, schema)
+        _cleanup(connections, lab, target, writer, schema, traces)
 
 
 NOT_THERE = (1146, 1049)  # no such table / no such database: the write never arrived
@@ -149,15 +157,19 @@ def _read_token(connections, node, schema: str) -> str | None:
         reader.close()
 
 
-def _cleanup(connections, lab, target, writer, schema: str) -> None:
-    """Drop the probe schema on the writer, and on any node where it exists on its own (no replication)."""
+def _cleanup(connections, lab, target, writer, schema: str | None, traces) -> None:
+    """Drop the probe schema on the writer, and on any node where it exists on its own (no replication); what
+    could not be dropped is said (the next run sweeps it: it is marked)."""
     try:
-        with writer.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
-    except pymysql.MySQLError:
-        pass  # best effort (a user without CREATE cannot DROP either): the check's own outcome must stand
+        if schema is not None:
+            with writer.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+    except pymysql.MySQLError as exc:  # the check's own outcome must stand
+        traces.say(f"could not drop the probe schema {schema} on {target.name} ({exc}): a later run sweeps it")
     finally:
-        writer.close()
+        writer.close()  # and with it the schema's lock
+    if schema is None:
+        return
     for node in lab.hosts("dbnode"):
         if node.name == target.name:
             continue
@@ -166,8 +178,21 @@ def _cleanup(connections, lab, target, writer, schema: str) -> None:
                 cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (schema,))
                 if cur.fetchone()[0]:
                     cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
-        except (HostUnreachable, pymysql.MySQLError):
-            pass  # best effort: the verdict is decided; DBK-8 ignores leftover probe schemas
+        except (HostUnreachable, pymysql.MySQLError) as exc:
+            traces.say(f"could not look for the probe schema {schema} on {node.name} ({exc}): a later run sweeps it")
+
+
+def _claim_probe_schema(wdb) -> tuple[str, str]:
+    """(token, schema name): the name carries the server's time, and its node-local lock is held on the writer's
+    connection until the check closes it, so a sweep never drops the schema of a live run (stackcheck/traces.py)."""
+    from stackcheck.traces import probe_schema_name
+
+    token = secrets.token_hex(4)
+    schema = probe_schema_name(wdb.scalar("SELECT UNIX_TIMESTAMP()", what="the server's clock"), token)
+    if wdb.scalar("SELECT GET_LOCK(%s, 0)", (schema,), what="the probe schema's lock (GET_LOCK)") != 1:
+        raise CannotCheck(f"could not take the lock {schema} on {wdb.name} (GET_LOCK): the probe schema would look "
+                          "abandoned to another run's sweep")
+    return token, schema
 
 
 @pytest.mark.requirement("DBK-6")

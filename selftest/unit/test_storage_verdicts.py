@@ -19,6 +19,7 @@ import tests_storage.test_s3 as s3_checks
 from stackcheck import s3 as s3mod
 from stackcheck.inventory import Host
 from stackcheck.probes import catalog, swift
+from stackcheck.traces import Traces
 from stackcheck.transport import Result, Transport
 from stackcheck.verdicts import CannotCheck, MissingExpectation, NotApplicable
 from tests_storage import node as node_reader
@@ -146,19 +147,20 @@ def test_s3_without_endpoint_is_an_error_not_not_applicable():
 
 def test_s3_without_credentials_or_cloud_names_the_key():
     with pytest.raises(MissingExpectation) as exc:
-        s3mod.open_s3(Lab(), _no_cloud)
+        s3mod.open_s3(Lab(), _no_cloud, Traces(read_only=False))
     assert exc.value.key == "cloud.ec2_access" and "cloud.name" in str(exc.value)
 
 
 def test_s3_half_a_credential_names_the_other_half():
     with pytest.raises(MissingExpectation) as exc:
-        s3mod.open_s3(Lab(**{"cloud.ec2_access": "AKIA-not-a-secret"}), _no_cloud)
+        s3mod.open_s3(Lab(**{"cloud.ec2_access": "AKIA-not-a-secret"}), _no_cloud, Traces(read_only=False))
     assert exc.value.key == "cloud.ec2_secret"
 
 
 def test_s3_with_inventory_credentials_needs_no_cloud():
     # the old fixture let the missing cloud name end every S3 check although the S3 API itself could be judged
-    access = s3mod.open_s3(Lab(**{"cloud.ec2_access": "a", "cloud.ec2_secret": "s"}), _no_cloud)
+    access = s3mod.open_s3(Lab(**{"cloud.ec2_access": "a", "cloud.ec2_secret": "s"}), _no_cloud,
+                           Traces(read_only=False))
     assert access.endpoint == "http://198.18.0.13:8080" and access.source == "inventory"
     assert access.endpoint_source.startswith("inventory (storage host; no cloud to read the catalog from")
 
