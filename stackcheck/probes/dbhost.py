@@ -252,7 +252,8 @@ def listen_command(address: str, ports, seconds: int = 10) -> str:
     plist = " ".join(str(p) for p in ports)
     return ("miss=; for t in ss socat timeout; do command -v $t >/dev/null 2>&1 || miss=\"$miss $t\"; done; "
             "if [ -n \"$miss\" ]; then echo \"MISSING$miss\"; echo END; exit 0; fi; "
-            "busy=$(ss -Hltn) || { echo 'ss -Hltn failed' >&2; exit 1; }; d=$(mktemp -d) || exit 1; started=; "
+            "busy=$(ss -Hltn) || { echo 'ss -Hltn failed' >&2; exit 1; }; d=$(mktemp -d) || exit 1; "
+            "trap 'rm -rf \"$d\"' EXIT HUP INT TERM; started=; "  # a runner killed mid-probe leaves no directory
             f"for p in {plist}; do "
             "if echo \"$busy\" | awk '{print $4}' | grep -Eq '(^|[:*])'$p'$'; then echo \"BUSY $p\"; continue; fi; "
             f"timeout {seconds} socat -u TCP-LISTEN:$p,bind={address},reuseaddr,fork OPEN:/dev/null,wronly "
