@@ -10,6 +10,7 @@ from typing import Any
 
 import pymysql
 
+from stackcheck import sqlreach
 from stackcheck.backend import testinfra_host
 from stackcheck.inventory import Host, Lab
 from stackcheck.transport import HostUnreachable, LocalTransport, SSHTransport, Transport
@@ -17,8 +18,10 @@ from stackcheck.verdicts import need
 
 
 class Connections:
-    def __init__(self, lab: Lab, connect_timeout: float | None = None, probe_timeout: float | None = None):
+    def __init__(self, lab: Lab, connect_timeout: float | None = None, probe_timeout: float | None = None,
+                 account: str = "check"):
         self.lab = lab
+        self.account = account  # "fix": SQL as db.fix_user (fixers write), else as db.user (checks read)
         self.connect_timeout = connect_timeout or lab.get("connect_timeout")
         self.probe_timeout = probe_timeout or lab.get("probe_timeout")
         self._transports: dict[str, Transport] = {}
@@ -93,15 +96,13 @@ class Connections:
         return conn
 
     def sql_connect(self, address: str, user: str | None = None, password: str | None = None, **kw):
-        user = user or self.lab.get("db.user")
-        password = self.lab.secret("db.password") if password is None else password
+        fix_account = self.account == "fix" and self.lab.get("db.fix_user") and user is None
+        user = user or self.lab.get("db.fix_user" if fix_account else "db.user")
+        if password is None:
+            password = self.lab.secret("db.fix_password" if fix_account else "db.password")
         port = self.lab.get("db.port") if address != self.lab.get("lb.vip") else self.lab.get("lb.port")
         try:
-            return pymysql.connect(
-                host=address, port=port, user=user, password=password or "",
-                connect_timeout=self.connect_timeout, read_timeout=self.probe_timeout,
-                write_timeout=self.probe_timeout, autocommit=True, **kw,
-            )
+            return self._open_sql(address, port, user, password, **kw)
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else 0
             if code == 1045:
@@ -111,6 +112,42 @@ class Connections:
                 reason = f"unreachable: {address}:{port}: SQL connection failed: {exc.args[-1] if exc.args else exc}"
             self._failures[address] = reason
             raise HostUnreachable(reason) from None
+
+    def _open_sql(self, address: str, port: int, user: str, password: str | None, **kw):
+        """TLS as db.tls says, and through SSH with db.via: ssh (stackcheck/sqlreach.py)."""
+        tunnel = self._sql_tunnel(address) if self.lab.get("db.via") == "ssh" else None
+        return sqlreach.connect(address, port, self.connect_timeout, self.probe_timeout,
+                                sqlreach.tls_options(self.lab), tunnel=tunnel, user=user, password=password or "", **kw)
+
+    def _sql_tunnel(self, address: str) -> Transport:
+        """The SSH connection SQL to `address` goes through: the DB node's own, the load balancer's for the VIP."""
+        for node in self.lab.hosts("dbnode"):
+            if node.address == address:
+                return self.transport(node)
+        through = (self.lab.hosts("lb") or self.lab.hosts("dbnode"))[:1]
+        if not through:
+            raise HostUnreachable(f"unreachable: {address}: stackcheck.db.via is ssh but no lb or dbnode host to "
+                                  "reach it through")
+        return self.transport(through[0])
+
+    def try_login(self, address: str, user: str, password: str) -> bool:
+        """Whether `user` can log in with `password` (a throwaway attempt, by the same way as every SQL
+        connection; a refusal is not remembered as a failure of the node)."""
+        port = self.lab.get("db.port") if address != self.lab.get("lb.vip") else self.lab.get("lb.port")
+        try:
+            self._open_sql(address, port, user, password).close()
+            return True
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] in (1045, 1698):  # access denied
+                return False
+            raise HostUnreachable(f"unreachable: {address}:{port}: {exc.args[-1] if exc.args else exc}") from None
+
+    def for_fixes(self) -> "Connections":
+        """The same SSH connections, with SQL as the fix account (db.fix_user; db.user when it is not set)."""
+        other = Connections(self.lab, self.connect_timeout, self.probe_timeout, account="fix")
+        other._transports, other._hosts, other._lock, other._cloud = (self._transports, self._hosts, self._lock,
+                                                                      self._cloud)
+        return other
 
     # --- OpenStack APIs ---------------------------------------------------------------------------------------
     def cloud(self):

@@ -9,6 +9,7 @@ from _pytest.runner import runtestprotocol
 
 from stackcheck.fixing import Engine, FixContext, FixRefused
 from stackcheck.guards import guard_for
+from stackcheck.probes.sql import Database
 from stackcheck.outcomes import FIX, WAIVER, paired_fixers, target_of
 from stackcheck.run import state_of
 from stackcheck.transport import HostUnreachable, ProbeTimeout
@@ -36,8 +37,9 @@ def try_fix(item: pytest.Item) -> bool:
                     allow_access=config.getoption("fix_access"), echo=lambda s: None,
                     opt_in=tuple(r for r in ("rejoin", "recover") if config.getoption(f"fix_{r}")))
     transport = state.connections.transport(target) if target else None
+    extra = _as_fix_account(state, target, dict(item.funcargs))
     for fx in candidates:
-        ctx = FixContext(transport, target, state.lab, item.funcargs.get("host"), extra=dict(item.funcargs))
+        ctx = FixContext(transport, target, state.lab, item.funcargs.get("host"), extra=extra)
         try:
             result = engine.fix(fx, ctx, recheck=item.runtest, guard=guard_for(state, target, fx),
                                 where=target.name if target else "cloud")
@@ -66,6 +68,18 @@ def try_fix(item: pytest.Item) -> bool:
             item.session.shouldstop = f"interrupted during the fix of {item.name}: rolled back, the run stops"
         return result.status == "fixed"
     return False
+
+
+def _as_fix_account(state, target, extra: dict) -> dict:
+    """Fixers write SQL as db.fix_user (checks read as the least-privileged db.user): their `connections` and `db`
+    are the fix account's; the re-check keeps the check's own."""
+    if not state.lab.get("db.fix_user"):
+        return extra
+    fixing = state.connections.for_fixes()
+    extra["connections"] = fixing
+    if "db" in extra and target is not None:
+        extra["db"] = Database(lambda: fixing.sql(target), target.name)
+    return extra
 
 
 NEXT_FIXER_MAY_ACT = ("refused", "declined")  # nothing was changed: the next paired fixer is tried

@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
         "mount": "/var/lib/mysql",
         "swapfile": "/swapfile",
         "app_query": "SELECT test_name FROM my_test_db.my_test_table",
+        "tls": None,  # {ca, cert, key, verify}: TLS for every SQL connection (stackcheck/sqlreach.py)
+        "via": "direct",  # or ssh: SQL through the host's SSH connection (and the bastion)
+        "fix_user": None,  # the account fixers write with (None: db.user)
+        "fix_password": None,
     },
     "lb": {"kind": "haproxy", "vip": None, "port": 3306, "config": "/etc/haproxy/haproxy.cfg", "name": None},
     "cloud": {
@@ -96,8 +100,8 @@ DEFAULTS: dict[str, Any] = {
     "scope": None,
 }
 # Keys whose value is a credential reference ({env: NAME} or {file: PATH}), never a literal.
-CREDENTIAL_KEYS = {("db", "password"), ("cloud", "ec2_access"), ("cloud", "ec2_secret")}
-CHOICES = {("lb", "kind"): ("haproxy", "octavia", "lbaas-v1"), ("host", "arp_method"): ("proxy_arp", "routed")}
+CREDENTIAL_KEYS = {("db", "password"), ("db", "fix_password"), ("cloud", "ec2_access"), ("cloud", "ec2_secret")}
+CHOICES = {("lb", "kind"): ("haproxy", "octavia", "lbaas-v1"), ("db", "via"): ("direct", "ssh"), ("host", "arp_method"): ("proxy_arp", "routed")}
 
 
 class InventoryError(Exception):

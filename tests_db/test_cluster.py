@@ -207,7 +207,7 @@ def test_root_has_password_and_no_anonymous_user(db, lab, connections, target, e
         f"AND {_auth_expr(db)} = '' AND plugin IN ('', 'mysql_native_password', 'mysql_old_password')",
         what="root's accounts (mysql.user)")
     # the definitive test: a login as root with an empty password over TCP, from here
-    empty_login = _can_login(target.address, lab.get("db.port"), "root", "", connections.connect_timeout)
+    empty_login = connections.try_login(target.address, "root", "")
     evidence["anonymous_users"] = len(anonymous)
     evidence["passwordless_root_accounts"] = len(passwordless_root)
     evidence["root_login_with_empty_password"] = empty_login
@@ -282,17 +282,6 @@ def _auth_expr(db) -> str:
     if "password" in cols:
         return "COALESCE(NULLIF(authentication_string, ''), Password, '')"
     return "COALESCE(authentication_string, '')"
-
-
-def _can_login(address: str, port: int, user: str, password: str, timeout: float) -> bool:
-    """A throwaway login attempt (not through `connections`, which would remember the refusal as a failure)."""
-    try:
-        pymysql.connect(host=address, port=port, user=user, password=password, connect_timeout=timeout).close()
-        return True
-    except pymysql.err.OperationalError as exc:
-        if exc.args and exc.args[0] in (1045, 1698):  # access denied
-            return False
-        raise HostUnreachable(f"unreachable: {address}:{port}: {exc.args[-1] if exc.args else exc}") from None
 
 
 def _db(connections, node):
