@@ -79,6 +79,12 @@ def pytest_configure(config: pytest.Config) -> None:
         state.lab  # noqa: B018 - a bad inventory stops the run here, with exit code 4 and one line
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist: a worker's results belong to the controller's run (one run id in the report)."""
+    node.workerinput["stackcheck_run_id"] = state_of(node.config).run_id
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
