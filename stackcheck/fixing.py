@@ -312,7 +312,7 @@ class Engine:
                     out.after_rollback = self._check_after_rollback(recheck)
                     say(f"after the rollback the check {out.after_rollback}")
                 rolled = "rollback incomplete: " + ", ".join(out.rollback_left) if out.rollback_left else "rolled back"
-                self._audit(ctx, fx, where, f"{out.status} ({rolled})", befores, say)
+                self._audit(ctx, fx, where, f"{out.status} ({rolled})", befores, f"{len(done)}/{len(ctx.actions)}", say)
                 return out
             if jnl is not None:
                 jnl.close(ctx.transport, f"{BACKUP_ROOT}/{self.stamp}")
@@ -325,10 +325,10 @@ class Engine:
                 self._unlock(ctx.transport)
         out.status = "fixed"
         say(f"fixed: the check passes now (backups: {', '.join(out.backups) or 'none'})")
-        self._audit(ctx, fx, where, "fixed", befores, say)
+        self._audit(ctx, fx, where, "fixed", befores, f"{len(done)}/{len(ctx.actions)}", say)
         return out
 
-    def _audit(self, ctx: FixContext, fx: Fixer, where: str, outcome: str, befores, say) -> None:
+    def _audit(self, ctx: FixContext, fx: Fixer, where: str, outcome: str, befores, steps: str, say) -> None:
         """The fix's one entry in the target's log (journal.audit_message): what an operator of that host finds
         with `journalctl -t stackcheck`, whoever ran the fix. A host without a transport (a cloud-wide fix) has
         no log of ours to write to; a host that stopped answering gets none, and the fix's log says so."""
@@ -339,7 +339,7 @@ class Engine:
         try:
             files = [(e.path, before, journal.sha256(ctx.transport, e.path)) for e, before in zip(ctx.edits, befores)]
             failed = journal.audit(ctx.transport, journal.audit_message(self.run_id, fx.requirements, fx.name,
-                                                                        where, outcome, files))
+                                                                        where, outcome, files, steps))
         except CannotCheck as exc:
             failed = _first_line(exc)
         say(f"audit entry NOT written to {where}'s log: {failed}" if failed

@@ -56,10 +56,10 @@ def unknown_message(name: str, address: str, key: paramiko.PKey, known_hosts: st
 
 def changed_message(name: str, address: str, presented: paramiko.PKey, known: paramiko.PKey | None,
                     known_hosts: str) -> str:
-    was = f" (known: {describe(known)})" if known is not None else ""
-    return (f"host key of {name} ({address}) has CHANGED: it presents {describe(presented)}{was}, not the key "
-            f"in {known_hosts}: a rebuilt host or someone in the middle; verify it out of band, then replace its "
-            f"line in {known_hosts}")
+    was = f", {known_hosts} has {describe(known)}" if known is not None else ""
+    return (f"host key of {name} ({address}) has CHANGED (not the one in {known_hosts}): a rebuilt host or "
+            f"someone in the middle; it presents {describe(presented)}{was}: verify it out of band, then replace "
+            f"its line in {known_hosts}")
 
 
 def load(known_hosts: str) -> paramiko.HostKeys:

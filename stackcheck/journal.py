@@ -149,15 +149,17 @@ def recover(t: Transport, j: Journal, say) -> list[str]:
 
 
 def audit_message(run_id: str, requirements, fixer: str, where: str, outcome: str,
-                  files: list[tuple[str, str | None, str | None]]) -> str:
+                  files: list[tuple[str, str | None, str | None]], steps: str = "") -> str:
     """The one line a fix leaves in the host's log: run id, requirement ids, fixer, outcome, and each file with
     its sha256 before and after (`absent` when it did not or does not exist, `unknown` when it could not be
-    read). Names, paths and checksums only: never a file's content or a command (they may carry secrets)."""
+    read), and how many of its steps ran (done/planned). Names, paths and checksums only: never a file's content
+    or a command (they may carry secrets)."""
     def word(sha: str | None) -> str:
         return "absent" if sha is None else sha
     parts = [f"fix {outcome}:", f"run_id={run_id}", f"requirements={','.join(requirements)}", f"fixer={fixer}",
              f"host={where}", f"runner={socket.gethostname()}:{os.getpid()}"]
     parts += [f"file={shlex.quote(path)} before={word(before)} after={word(after)}" for path, before, after in files]
+    parts += [f"steps={steps}"] if steps else []
     return " ".join(" ".join(parts).split())  # one line: a newline would make two entries
 
 
