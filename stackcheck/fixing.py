@@ -256,7 +256,7 @@ class Engine:
             done: list[Action] = []
             try:
                 if lock:  # written on the host before anything changes, so a dead run can be rolled back
-                    jnl = journal.Journal(self.owner, fx.name, where, steps=[
+                    jnl = journal.Journal(self.owner, fx.name, where, requirements=list(fx.requirements), steps=[
                         {"description": a.description, "do": a.do if isinstance(a.do, str) else None,
                          "undo": a.undo if isinstance(a.undo, str) else None} for a in ctx.actions])
                     jnl.save(ctx.transport)
@@ -410,7 +410,8 @@ class Engine:
         files = [(f["path"], f["before"], journal.sha256(t, f["path"])) for f in left_over.files]
         outcome = (f"rollback of {left_over.owner}'s interrupted fix "
                    + (f"incomplete: {', '.join(left)}" if left else "done"))
-        failed = journal.audit(t, journal.audit_message(self.run_id, (), left_over.fixer, t.name, outcome, files))
+        failed = journal.audit(t, journal.audit_message(self.run_id, left_over.requirements, left_over.fixer, t.name,
+                                                        outcome, files))
         if failed:
             say(f"audit entry NOT written to {t.name}'s log: {failed}")
         if left:

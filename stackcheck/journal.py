@@ -69,6 +69,7 @@ class Journal:
     steps: list[dict] = field(default_factory=list)  # {description, do: str|None (API step), undo: str|None}
     done: int = 0  # steps done
     phase: str = "planned"  # planned | backed-up | written | acting | rechecking | passed | rolling-back
+    requirements: list[str] = field(default_factory=list)  # the fixer's requirement ids (for the audit entry)
 
     def save(self, t: Transport) -> None:
         d = shlex.quote(os.path.dirname(JOURNAL))

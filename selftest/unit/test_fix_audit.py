@@ -141,3 +141,16 @@ def test_backup_directories_are_0700(tmp_path, engine):
     dirs = [backups] + [p for p in backups.rglob("*") if p.is_dir()]
     assert len(dirs) > 3 and {oct(stat.S_IMODE(d.stat().st_mode)) for d in dirs} == {"0o700"}, dirs
     assert stat.S_IMODE(os.stat(out.backups[0]).st_mode) == 0o600  # the backup keeps the file's own mode
+
+
+def test_rolling_back_a_dead_runs_fix_is_logged_too(tmp_path, engine, audit_log):
+    from selftest.unit.test_fix_engine import _die_at
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    _die_at("after-write", tmp_path, conf, tmp_path / "marker")  # SIGKILLed before it could log anything
+    assert entries(audit_log) == []
+    engine.sweep(LocalTransport(), lambda line: None)
+    [entry] = entries(audit_log)
+    assert entry.startswith("fix rollback of ") and "interrupted fix done: " in entry and f"run_id={RUN_ID}" in entry
+    assert "requirements=CEIL-1 " in entry  # from the dead run's journal
+    assert f"file={conf} before={sha('ttl = -1' + chr(10))} after={sha('ttl = -1' + chr(10))}" in entry
