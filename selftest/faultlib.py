@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +57,7 @@ class Run:
     returncode: int
     output: str
     cases: dict[str, dict]
+    run: dict[str, str] = field(default_factory=dict)  # the report's run properties (run_id, host_key_checking ...)
 
     def case(self, name: str) -> dict:
         if name not in self.cases:
@@ -91,10 +92,12 @@ def run_checks(*selectors: str, fix: bool = False, dry_run: bool = False, fix_da
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout, env=environ)
         latest = Path(reports) / "latest.xml"
         cases = parse_junit(latest) if latest.exists() else {}
+        run = {p.get("name"): p.get("value") for p in ET.parse(latest).getroot().find("testsuite/properties")} \
+            if latest.exists() else {}
     for case in cases.values():
         if case.get("outcome") in FAILING or case.get("first_outcome") in FAILING or case.get("real_outcome") in FAILING:
             SEEN_FAILING.update(case.get("requirements", "").split())
-    return Run(proc.returncode, proc.stdout + proc.stderr, cases)
+    return Run(proc.returncode, proc.stdout + proc.stderr, cases, run)
 
 
 def parse_junit(path: Path) -> dict[str, dict]:

@@ -30,6 +30,7 @@ class Connections:
         self._failures: dict[str, str] = {}
         self._cloud = None
         self._lock = threading.Lock()
+        self.recorded_keys: list[str] = []  # host keys that accept-new wrote to a known hosts file in this process
 
     # --- shell ------------------------------------------------------------------------------------------------
     def transport(self, host: Host) -> Transport:
@@ -43,19 +44,23 @@ class Connections:
             return LocalTransport(host.name, self.probe_timeout)
         jump = None
         if host.jump_host:
-            jump = self._jump_transport(host.jump_host)
+            jump = self._jump_transport(host.jump_host, host)
         return SSHTransport(
             host.name, host.address, host.user, host.port, host.key_file, host.known_hosts, jump,
-            self.connect_timeout, self.probe_timeout,
+            self.connect_timeout, self.probe_timeout, host.host_key_checking, self.recorded_keys,
         )
 
-    def _jump_transport(self, spec: str) -> Transport:
+    def _jump_transport(self, spec: str, via: Host) -> Transport:
+        """The bastion's connection; its key is verified like any host's (an inventory host: its own settings;
+        else the settings of the host that goes through it)."""
         if spec in self.lab.hosts_by_name:
             return self._make_transport(self.lab.host(spec))
         user, _, rest = spec.rpartition("@")
         address, _, port = rest.partition(":")
         return SSHTransport(f"jump:{address}", address, user or "root", int(port or 22),
-                            connect_timeout=self.connect_timeout, probe_timeout=self.probe_timeout)
+                            known_hosts=via.known_hosts, connect_timeout=self.connect_timeout,
+                            probe_timeout=self.probe_timeout, host_key_checking=via.host_key_checking,
+                            recorded_keys=self.recorded_keys)
 
     def warm(self, hosts: list[Host]) -> None:
         """Open the SSH connections (and their shells) of `hosts` in parallel; failures are remembered for their

@@ -34,7 +34,7 @@ def try_fix(item: pytest.Item) -> bool:
                            "log": f"refused: {state.fix_refused[target.name]}"}
         return False
     engine = Engine(dry_run=config.getoption("dry_run"), allow_data=config.getoption("fix_data"),
-                    allow_access=config.getoption("fix_access"), echo=lambda s: None,
+                    allow_access=config.getoption("fix_access"), echo=lambda s: None, run_id=state.run_id,
                     opt_in=tuple(r for r in ("rejoin", "recover") if config.getoption(f"fix_{r}")))
     transport = state.connections.transport(target) if target else None
     extra = _as_fix_account(state, target, dict(item.funcargs))
@@ -90,7 +90,7 @@ def sweep_interrupted_fixes(session: pytest.Session) -> None:
     open fix journal (issue: a fix run killed half-way must leave every host as it was, or be finished by the
     next run). A host whose left-over fix cannot be rolled back is refused for every fix of this run."""
     state = state_of(session.config)
-    engine = Engine(dry_run=session.config.getoption("dry_run"), echo=lambda s: None)
+    engine = Engine(dry_run=session.config.getoption("dry_run"), echo=lambda s: None, run_id=state.run_id)
     hosts = {t.name: t for t in (target_of(i) for i in session.items) if t}
     for name, host in hosts.items():
         def say(line, name=name):

@@ -213,13 +213,14 @@ class Engine:
     `guard()` (optional) raises FixRefused when touching this host now could cost a cluster its quorum."""
 
     def __init__(self, dry_run: bool = False, allow_data: bool = False, echo: Callable[[str], None] = print,
-                 allow_access: bool = False, opt_in: tuple[str, ...] = ()):
+                 allow_access: bool = False, opt_in: tuple[str, ...] = (), run_id: str | None = None):
         self.dry_run = dry_run
         self.allowed = ({"config", "restart"} | ({"data"} if allow_data else set())
                         | ({"access"} if allow_access else set()) | set(opt_in))
         self.echo = echo
         self.stamp = time.strftime("%Y%m%dT%H%M%S")
         self.owner = journal.owner_token()
+        self.run_id = run_id or f"{self.stamp}-{os.getpid()}"  # the run's id (its report carries the same)
 
     def fix(self, fx: Fixer, ctx: FixContext, recheck: Callable[[], None], guard: Callable[[], None] | None = None,
             where: str = "") -> FixOutcome:
@@ -253,6 +254,7 @@ class Engine:
         lock = ctx.transport is not None and (bool(ctx.edits) or any(isinstance(a.do, str) for a in ctx.actions))
         locked = False
         jnl: journal.Journal | None = None
+        befores: list[str | None] | None = None  # the files' checksums before the fix, once backed up
         try:
             if lock:
                 self._lock(ctx.transport, say)
@@ -262,11 +264,12 @@ class Engine:
             done: list[Action] = []
             try:
                 if lock:  # written on the host before anything changes, so a dead run can be rolled back
-                    jnl = journal.Journal(self.owner, fx.name, where, steps=[
+                    jnl = journal.Journal(self.owner, fx.name, where, requirements=list(fx.requirements), steps=[
                         {"description": a.description, "do": a.do if isinstance(a.do, str) else None,
                          "undo": a.undo if isinstance(a.undo, str) else None} for a in ctx.actions])
                     jnl.save(ctx.transport)
                 out.backups = [self._backup(ctx.transport, e) for e in ctx.edits]
+                befores = [before for _, before in out.backups]
                 if jnl is not None:
                     jnl.files = [{"path": e.path, "backup": b, "before": before,
                                   "after": hashlib.sha256(e.new.encode()).hexdigest()}
@@ -318,6 +321,8 @@ class Engine:
                 if out.status != "interrupted":
                     out.after_rollback = self._check_after_rollback(recheck)
                     say(f"after the rollback the check {out.after_rollback}")
+                rolled = "rollback incomplete: " + ", ".join(out.rollback_left) if out.rollback_left else "rolled back"
+                self._audit(ctx, fx, where, f"{out.status} ({rolled})", befores, f"{len(done)}/{len(ctx.actions)}", say)
                 return out
             if jnl is not None:
                 jnl.close(ctx.transport, f"{BACKUP_ROOT}/{self.stamp}")
@@ -330,7 +335,25 @@ class Engine:
                 self._unlock(ctx.transport)
         out.status = "fixed"
         say(f"fixed: the check passes now (backups: {', '.join(out.backups) or 'none'})")
+        self._audit(ctx, fx, where, "fixed", befores, f"{len(done)}/{len(ctx.actions)}", say)
         return out
+
+    def _audit(self, ctx: FixContext, fx: Fixer, where: str, outcome: str, befores, steps: str, say) -> None:
+        """The fix's one entry in the target's log (journal.audit_message): what an operator of that host finds
+        with `journalctl -t stackcheck`, whoever ran the fix. A host without a transport (a cloud-wide fix) has
+        no log of ours to write to; a host that stopped answering gets none, and the fix's log says so."""
+        if ctx.transport is None:
+            return
+        where = where or ctx.transport.name
+        befores = befores if befores is not None else [None if e.old is None else "unknown" for e in ctx.edits]
+        try:
+            files = [(e.path, before, journal.sha256(ctx.transport, e.path)) for e, before in zip(ctx.edits, befores)]
+            failed = journal.audit(ctx.transport, journal.audit_message(self.run_id, fx.requirements, fx.name,
+                                                                        where, outcome, files, steps))
+        except CannotCheck as exc:
+            failed = _first_line(exc)
+        say(f"audit entry NOT written to {where}'s log: {failed}" if failed
+            else f"audit: logged to {where}'s journal (journalctl -t {journal.AUDIT_TAG}), run {self.run_id}")
 
     @staticmethod
     def _journal(ctx: FixContext, jnl, phase: str) -> None:
@@ -394,6 +417,13 @@ class Engine:
         say(f"found the open fix journal of {left_over.owner} on {t.name} ({left_over.fixer}, phase "
             f"{left_over.phase}): rolling that fix back first")
         left = journal.recover(t, left_over, say)
+        files = [(f["path"], f["before"], journal.sha256(t, f["path"])) for f in left_over.files]
+        outcome = (f"rollback of {left_over.owner}'s interrupted fix "
+                   + (f"incomplete: {', '.join(left)}" if left else "done"))
+        failed = journal.audit(t, journal.audit_message(self.run_id, left_over.requirements, left_over.fixer, t.name,
+                                                        outcome, files))
+        if failed:
+            say(f"audit entry NOT written to {t.name}'s log: {failed}")
         if left:
             raise FixRefused(f"an interrupted fix ({left_over.fixer} by {left_over.owner}) could not be rolled back "
                              f"on {t.name}: {'; '.join(left)}; {journal.JOURNAL} keeps the details: put these back "
@@ -410,18 +440,16 @@ class Engine:
             return "", None
         dest = f"{BACKUP_ROOT}/{self.stamp}{edit.path}"
         src = shlex.quote(edit.path)
-        r = t.run(f"mkdir -p {shlex.quote(os.path.dirname(dest))} && chmod 0700 {BACKUP_ROOT} && "
+        # every directory of the backup tree 0700 (umask): a backup of a 0600 file is as private as the file
+        r = t.run(f"umask 077 && mkdir -p {shlex.quote(os.path.dirname(dest))} && chmod 0700 {BACKUP_ROOT} && "
                   f"cp -a -- {src} {shlex.quote(dest)} && sha256sum -- {src}")
         if not r.ok:
             raise FixRefused(f"cannot back up {edit.path}: {r.reason()}")
         return dest, r.stdout.split()[0]  # rc judged: r.ok above
 
     def _write(self, t: Transport, edit: FileEdit) -> None:
-        path = shlex.quote(edit.path)
-        cand = shlex.quote(f"{edit.path}.stackcheck-new")
-        keep = f"chmod --reference={path} {cand} && chown --reference={path} {cand}" if edit.old is not None \
-            else f"chmod {edit.mode} {cand}"
-        r = t.run(f"mkdir -p $(dirname {path}) && cat > {cand} && {keep}", stdin=edit.new)
+        path, cand = shlex.quote(edit.path), shlex.quote(f"{edit.path}.stackcheck-new")
+        r = t.run(_write_command(edit), stdin=edit.new)
         if not r.ok:
             raise RuntimeError(f"cannot write {edit.path}: {r.stderr.strip()}")
         if edit.validate:
@@ -509,6 +537,18 @@ def test_stop(step: str) -> None:
         return
     os.kill(os.getpid(), getattr(signal, f"SIG{how or 'KILL'}"))
     time.sleep(5)  # let a catchable signal's handler run here, at this step
+
+
+def _write_command(edit: FileEdit) -> str:
+    """The shell command that writes the candidate `PATH.stackcheck-new` from stdin, private while written: a
+    left-over candidate is removed, the new one created 0600 (umask 077; noclobber, so a file that appears
+    meanwhile is refused, not written into), and only with its content in it does it get the original's owner
+    and mode (chown first: it may clear set-id bits that chmod then sets), or the new file's mode."""
+    path = shlex.quote(edit.path)
+    cand = shlex.quote(f"{edit.path}.stackcheck-new")
+    keep = f"chown --reference={path} {cand} && chmod --reference={path} {cand}" if edit.old is not None \
+        else f"chmod {edit.mode} {cand}"
+    return (f"mkdir -p \"$(dirname {path})\" && rm -f -- {cand} && (umask 077 && set -C && cat > {cand}) && {keep}")
 
 
 def _first_line(exc: BaseException) -> str:

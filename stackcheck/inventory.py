@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from stackcheck import hostkeys
 from stackcheck.requirements import catalog
 
 ROLES = ("controller", "network", "storage", "compute", "dbnode", "lb", "dashboard")
@@ -129,9 +130,14 @@ class Host:
         return os.path.expanduser(str(key)) if key else None
 
     @property
-    def known_hosts(self) -> str | None:
-        path = self.vars.get("stackcheck_known_hosts")
-        return os.path.expanduser(str(path)) if path else None
+    def known_hosts(self) -> str:
+        """The known hosts file its key is verified against: stackcheck_known_hosts, else ~/.ssh/known_hosts."""
+        return os.path.expanduser(str(self.vars.get("stackcheck_known_hosts") or hostkeys.DEFAULT_KNOWN_HOSTS))
+
+    @property
+    def host_key_checking(self) -> str:
+        """strict (default), accept-new or off (stackcheck/hostkeys.py); validated when the inventory loads."""
+        return hostkeys.mode_of(self.vars.get("stackcheck_host_key_checking"))
 
     @property
     def jump_host(self) -> str | None:
@@ -205,6 +211,10 @@ class Lab:
                 found.append(value)
         found.extend(_clouds_yaml_secrets(self.get("cloud.clouds_yaml")))
         return found
+
+    def unverified_hosts(self) -> list[str]:
+        """The hosts whose SSH host key is not verified (stackcheck_host_key_checking: off): every run says so."""
+        return [h.name for h in self.hosts() if not h.local and h.host_key_checking == "off"]
 
     @property
     def waivers(self) -> list[Waiver]:
@@ -308,8 +318,21 @@ def _load_hosts(path: Path, root: dict) -> dict[str, Host]:
         key = hv.get("ansible_ssh_private_key_file")
         if key and not Path(os.path.expanduser(str(key))).is_file():
             raise InventoryError(f"{path}: host {name}: ansible_ssh_private_key_file {key} does not exist")
+        _check_host_keys(path, name, hv)
         hosts[name] = Host(name=name, address=str(address or "127.0.0.1"), roles=tuple(roles.get(name, ())), vars=hv)
     return hosts
+
+
+def _check_host_keys(path: Path, name: str, hv: dict) -> None:
+    try:
+        mode = hostkeys.mode_of(hv.get("stackcheck_host_key_checking"))
+    except ValueError as exc:
+        raise InventoryError(f"{path}: host {name}: stackcheck_host_key_checking: {exc}") from None
+    given = hv.get("stackcheck_known_hosts")
+    # a file named on purpose that is not there is a typo; accept-new creates it, the default may be absent
+    if given and mode == "strict" and not Path(os.path.expanduser(str(given))).is_file():
+        raise InventoryError(f"{path}: host {name}: stackcheck_known_hosts {given} does not exist (create it with "
+                             f"the hosts' keys, or set stackcheck_host_key_checking: accept-new)")
 
 
 def _merge(defaults: dict, given: dict, path: Path, prefix: str) -> dict:

@@ -24,6 +24,12 @@ from dataclasses import asdict, dataclass, field
 from stackcheck.transport import Transport
 
 JOURNAL = "/var/lib/stackcheck/fix-journal.json"
+# The audit trail: one entry per fix in the host's own log, tagged `stackcheck` (`journalctl -t stackcheck`), as
+# Ansible leaves its module calls in the managed host's syslog. journald through systemd-cat; where there is no
+# journald, syslog through logger. {message} is one shell-quoted line.
+AUDIT_TAG = "stackcheck"
+AUDIT_COMMAND = (f"systemd-cat -t {AUDIT_TAG} -p notice printf '%s\\n' {{message}} 2>/dev/null || "
+                 f"logger -t {AUDIT_TAG} -p user.notice --size 65536 -- {{message}}")
 # another runner's lock (or journal) older than this is taken as abandoned: no fix takes hours
 STALE_AFTER = 2 * 3600
 
@@ -63,6 +69,7 @@ class Journal:
     steps: list[dict] = field(default_factory=list)  # {description, do: str|None (API step), undo: str|None}
     done: int = 0  # steps done
     phase: str = "planned"  # planned | backed-up | written | acting | rechecking | passed | rolling-back
+    requirements: list[str] = field(default_factory=list)  # the fixer's requirement ids (for the audit entry)
 
     def save(self, t: Transport) -> None:
         d = shlex.quote(os.path.dirname(JOURNAL))
@@ -72,9 +79,9 @@ class Journal:
             raise RuntimeError(f"cannot write the fix journal {JOURNAL}: {r.reason()}")
 
     def close(self, t: Transport, archive_dir: str) -> None:
-        """The fix ended (fixed, or rolled back completely): keep the journal beside the backups."""
+        """The fix ended (fixed, or rolled back completely): keep the journal beside the backups (0700, as they)."""
         a = shlex.quote(archive_dir)
-        t.run(f"mkdir -p {a} && mv -f {JOURNAL} {a}/fix-journal.json")
+        t.run(f"(umask 077 && mkdir -p {a}) && mv -f {JOURNAL} {a}/fix-journal.json")
 
 
 def load(t: Transport) -> Journal | None:
@@ -140,3 +147,24 @@ def recover(t: Transport, j: Journal, say) -> list[str]:
             if step["undo"] is None and step["do"] and "restart" in step["do"]:
                 run(step["do"], "re-ran after restore", "re-run")
     return left
+
+
+def audit_message(run_id: str, requirements, fixer: str, where: str, outcome: str,
+                  files: list[tuple[str, str | None, str | None]], steps: str = "") -> str:
+    """The one line a fix leaves in the host's log: run id, requirement ids, fixer, outcome, and each file with
+    its sha256 before and after (`absent` when it did not or does not exist, `unknown` when it could not be
+    read), and how many of its steps ran (done/planned). Names, paths and checksums only: never a file's content
+    or a command (they may carry secrets)."""
+    def word(sha: str | None) -> str:
+        return "absent" if sha is None else sha
+    parts = [f"fix {outcome}:", f"run_id={run_id}", f"requirements={','.join(requirements)}", f"fixer={fixer}",
+             f"host={where}", f"runner={socket.gethostname()}:{os.getpid()}"]
+    parts += [f"file={shlex.quote(path)} before={word(before)} after={word(after)}" for path, before, after in files]
+    parts += [f"steps={steps}"] if steps else []
+    return " ".join(" ".join(parts).split())  # one line: a newline would make two entries
+
+
+def audit(t: Transport, message: str) -> str:
+    """Write `message` to the host's log; '' when written, else why not (the fix's log says so)."""
+    r = t.run(AUDIT_COMMAND.format(message=shlex.quote(message)))
+    return "" if r.ok else r.reason()

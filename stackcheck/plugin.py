@@ -92,6 +92,12 @@ def pytest_configure(config: pytest.Config) -> None:
     traces.configure(config)  # --read-only (or the inventory's read_only) refuses every fix option: exit code 4
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist: a worker's results belong to the controller's run (one run id in the report)."""
+    node.workerinput["stackcheck_run_id"] = state_of(node.config).run_id
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stackcheck import hostkeys
 from stackcheck import report as rep
 from stackcheck import verdicts as v
 from stackcheck.requirements import catalog
@@ -54,7 +55,7 @@ class Recorder:
         state.requirements = rep.requirement_results(state.results, catalog(), lab.in_scope, _complete(session))
         state.report_path = rep.write_reports(state.results, state.requirements,
                                               Path(session.config.getoption("stackcheck_reports")), state.redact,
-                                              state.inventory_arg, lab.expect["scope"])
+                                              state.inventory_arg, lab.expect["scope"], run_facts(state))
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # the gate is the requirements' verdicts, not pytest's count of failed tests (a waived check that
             # fails is waived; a check fixed by the run's final re-check passes)
@@ -90,8 +91,32 @@ class Recorder:
             tr.section("stackcheck requirements")
             for line in rep.requirement_summary(state.requirements, state.redact):
                 tr.write_line(line)
+        host_key_lines = _host_key_lines(state)
+        if host_key_lines:
+            tr.section("stackcheck host keys")
+            for line in host_key_lines:
+                tr.write_line(line)
         if state.report_path:
             tr.write_line(f"reports: {state.report_path} and .json (copies: latest.xml, latest.json)")
+
+
+def run_facts(state) -> dict[str, str]:
+    """What the report says of the run besides its results: its id (the one each fix's audit entry on a host
+    names) and how hosts were identified (a run that did not verify a host key says so)."""
+    lab = state.lab
+    facts = {"run_id": state.run_id,
+             "host_key_checking": hostkeys.summary({h.name: h.host_key_checking for h in lab.hosts() if not h.local})}
+    if lab.unverified_hosts():
+        facts["host_key_warning"] = hostkeys.off_notice(lab.unverified_hosts())
+    return facts
+
+
+def _host_key_lines(state) -> list[str]:
+    """The terminal's word on host identity: a run with a host key unverified says so, every time."""
+    if not state.loaded:
+        return []
+    lines = [f"WARNING: {hostkeys.off_notice(state.lab.unverified_hosts())}"] if state.lab.unverified_hosts() else []
+    return lines + state.connections.recorded_keys  # accept-new's records (an xdist worker's stay in the file)
 
 
 def _complete(session: pytest.Session) -> bool:

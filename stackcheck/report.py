@@ -130,15 +130,16 @@ def short_message(report) -> str:
 
 
 def write_reports(results: list[CaseResult], requirements: list[RequirementResult], directory: Path,
-                  redact: Redactor, inventory: str, scope: list[str] | None) -> Path:
+                  redact: Redactor, inventory: str, scope: list[str] | None, run: dict[str, str] | None = None) -> Path:
     """reports/stackcheck-<UTC time>-<pid>.xml (JUnit, a testcase per check and host) and .json (the machine-
-    readable results: the run, each requirement's verdict, each case), with copies latest.xml / latest.json."""
+    readable results: the run, each requirement's verdict, each case), with copies latest.xml / latest.json.
+    `run`: more facts of the run (its id, its host key checking), in the JSON's run and the JUnit's properties."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = write_junit(results, directory / f"stackcheck-{stamp}-{os.getpid()}.xml", redact, inventory, stamp)
+    path = write_junit(results, directory / f"stackcheck-{stamp}-{os.getpid()}.xml", redact, inventory, stamp, run)
     doc = {
         "run": {"time": stamp, "inventory": str(inventory), "scope": scope or "all",
-                "gate": "pass" if gate_passes(requirements) else "fail"},
+                "gate": "pass" if gate_passes(requirements) else "fail", **(run or {})},
         "requirements": [{"id": r.id, "verdict": r.verdict, "severity": r.severity, "reason": redact(r.reason),
                           "checks": [redact(c) for c in r.cases]} for r in requirements],
         "cases": [{"name": redact(r.name), "outcome": r.outcome, "message": redact(r.message),
@@ -149,12 +150,15 @@ def write_reports(results: list[CaseResult], requirements: list[RequirementResul
     return path
 
 
-def write_junit(results: list[CaseResult], path: Path, redact: Redactor, inventory: str, stamp: str) -> Path:
+def write_junit(results: list[CaseResult], path: Path, redact: Redactor, inventory: str, stamp: str,
+                run: dict[str, str] | None = None) -> Path:
     """The JUnit file at `path` and a copy as latest.xml beside it. Properties per testcase."""
     counts = {k: 0 for k in ("tests", "failures", "errors", "skipped")}
     suite = ET.Element("testsuite", name="stackcheck", timestamp=stamp, hostname=platform.node())
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="inventory", value=str(inventory))
+    for key, value in (run or {}).items():
+        ET.SubElement(props, "property", name=key, value=str(value))
     for r in results:
         counts["tests"] += 1
         case = ET.SubElement(suite, "testcase", classname=r.classname, name=redact(r.name), time=f"{r.duration:.3f}")

@@ -1,6 +1,8 @@
 """The state of one run: its inventory (loaded once), its connections, its redactor, and what it recorded."""
 from __future__ import annotations
 
+import datetime
+import secrets
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ class State:
         self.requirements: list[rep.RequirementResult] = []
         self.sweep_log: list[str] = []  # what a fix run found left by interrupted fix runs, and what it did
         self.fix_refused: dict[str, str] = {}  # host -> why no fix may run there in this run
+        # in the report and in every audit entry a fix leaves on a host; xdist workers get the controller's
+        self.run_id = getattr(config, "workerinput", {}).get("stackcheck_run_id") or new_run_id()
 
     @property
     def lab(self):
@@ -57,6 +61,10 @@ class State:
     def add_secrets(self, *secrets: str) -> None:
         """Secrets made during the run (e.g. EC2 credentials created for it) are redacted like the inventory's."""
         self.redact = rep.Redactor([*self.redact.secrets, *secrets])
+
+
+def new_run_id() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{secrets.token_hex(4)}"
 
 
 def state_of(config: pytest.Config) -> State:

@@ -11,6 +11,7 @@ ProbeTimeout; the plugin turns those into errors of that host's checks, never in
 """
 from __future__ import annotations
 
+import os
 import secrets
 import select
 import shlex
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import paramiko
 
+from stackcheck import hostkeys
 from stackcheck.verdicts import CannotCheck
 
 
@@ -116,13 +118,17 @@ class SSHTransport(Transport):
         user: str = "root",
         port: int = 22,
         key_file: str | None = None,
-        known_hosts: str | None = None,
+        known_hosts: str = hostkeys.DEFAULT_KNOWN_HOSTS,
         jump: SSHTransport | None = None,
         connect_timeout: float = 10,
         probe_timeout: float = 30,
+        host_key_checking: str = "strict",
+        recorded_keys: list[str] | None = None,
     ):
         self.name, self.address, self.user, self.port = name, address, user, port
-        self.key_file, self.known_hosts, self.jump = key_file, known_hosts, jump
+        self.key_file, self.known_hosts, self.jump = key_file, os.path.expanduser(known_hosts), jump
+        self.host_key_checking = host_key_checking
+        self.recorded_keys = recorded_keys if recorded_keys is not None else []  # what accept-new wrote
         self.connect_timeout, self.probe_timeout = connect_timeout, probe_timeout
         self._client: paramiko.SSHClient | None = None
         self._failure: str | None = None
@@ -148,15 +154,11 @@ class SSHTransport(Transport):
     def _connect(self) -> paramiko.SSHClient:
         where = f"{self.name} ({self.user}@{self.address}:{self.port})"
         started = time.monotonic()
+        client = paramiko.SSHClient()
         try:
             sock = self._open_socket()
-            client = paramiko.SSHClient()
-            if self.known_hosts:
-                client.load_host_keys(self.known_hosts)
-                client.set_missing_host_key_policy(paramiko.RejectPolicy())
-            else:
-                client.load_system_host_keys()
-                client.set_missing_host_key_policy(paramiko.WarningPolicy())
+            hostkeys.prepare(client, self.host_key_checking, self.known_hosts, self.name, self.address,
+                             self.recorded_keys)
             client.connect(
                 self.address,
                 port=self.port,
@@ -171,8 +173,13 @@ class SSHTransport(Transport):
             )
         except paramiko.AuthenticationException:
             raise HostUnreachable(f"unreachable: {where}: SSH authentication failed (key refused)") from None
-        except paramiko.BadHostKeyException:
-            raise HostUnreachable(f"unreachable: {where}: host key does not match {self.known_hosts}") from None
+        except paramiko.BadHostKeyException as exc:
+            client.close()  # the handshake's transport is open: nothing more goes to this host
+            raise HostUnreachable(hostkeys.changed_message(self.name, self.address, exc.key, exc.expected_key,
+                                                           self.known_hosts)) from None
+        except hostkeys.HostKeyRejected as exc:
+            client.close()
+            raise HostUnreachable(str(exc)) from None
         except paramiko.SSHException as exc:
             raise HostUnreachable(f"unreachable: {where}: SSH error: {exc}") from None
         except (OSError, EOFError) as exc:
