@@ -6,6 +6,7 @@ Swift). Through openstacksdk, each step with its undo; every old endpoint is kep
 restored by hand."""
 from __future__ import annotations
 
+from stackcheck.cloudtls import cloud_verify
 from stackcheck.fixing import FixDeclined, fixer
 from stackcheck.probes import catalog
 
@@ -22,18 +23,18 @@ def _proxy(lab, timeout: float) -> tuple[str, int] | None:
     """The first storage host where a Swift proxy answers."""
     port = int(lab.get("swift.port"))
     for h in lab.hosts("storage"):
-        version, _ = catalog.swift_proxy(f"http://{h.address}:{port}", timeout)
+        version, _ = catalog.swift_proxy(f"http://{h.address}:{port}", timeout, cloud_verify(lab))
         if version:
             return h.address, port
     return None
 
 
-def _bad(ep, project: str, timeout: float, reach: dict) -> str:
+def _bad(ep, project: str, timeout: float, reach: dict, verify: str | bool = True) -> str:
     url = catalog.expand(ep.url, project)
     why = reach.get(catalog.host_port(url))
     if why is not None:
         return why
-    if ep.service_type == "object-store" and not catalog.swift_proxy(url, timeout)[0]:
+    if ep.service_type == "object-store" and not catalog.swift_proxy(url, timeout, verify)[0]:
         return "not a Swift proxy"
     return ""
 
@@ -72,7 +73,7 @@ def repoint_object_store_endpoints(ctx):
                  lambda: idn.delete_service(created["svc"], ignore_missing=True))
 
     for ep in store:
-        why = _bad(ep, project, timeout, reach)
+        why = _bad(ep, project, timeout, reach, cloud_verify(ctx.lab))
         if not why:
             continue
         new_url = catalog.with_netloc(ep.url, host, port)

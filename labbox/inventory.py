@@ -16,6 +16,7 @@ from labbox.topology import BY_NAME, HOSTS, REPO, STATE, VIP
 
 INVENTORY = REPO / "inventories" / "labbox.yaml"
 CLOUDS_YAML = STATE / "clouds.yaml"
+DB_CA = STATE / "tls" / "ca.pem"  # made by roles/dbnode/outside.sh
 CLOUD = "labbox"
 # Expectations that differ from the notes' defaults because of the lab's own addresses and names.
 EXPECT = {
@@ -54,7 +55,10 @@ def inventory() -> dict:
         children.setdefault(h.role, {"hosts": {}})["hosts"][h.name] = hv
     children["dashboard"] = {"hosts": {"controller": {}}}
     stackcheck = {k: dict(v) for k, v in EXPECT.items()}
-    stackcheck["db"] = {"password": _ref("DB_ROOT_PASSWORD")}
+    # the checks read as the least-privileged `stackcheck` account, over TLS only (its CA verifies every node and
+    # the VIP); fixers write as root (roles/dbnode/setup.d/40-accounts.sh)
+    stackcheck["db"] = {"user": "stackcheck", "password": _ref("DB_STACKCHECK_PASSWORD"),
+                        "tls": {"ca": str(DB_CA)}, "fix_user": "root", "fix_password": _ref("DB_ROOT_PASSWORD")}
     stackcheck["cloud"] = {"name": CLOUD, "clouds_yaml": str(CLOUDS_YAML)}
     for key, name in (("ec2_access", "ec2_access"), ("ec2_secret", "ec2_secret")):
         if _ref(name):

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from labbox.hosting import NOT_APPLICABLE_ON_LAB, NOT_HOSTED, split_key
+from labbox.inventory import DB_CA
 from labbox.provision import KEY, KNOWN_HOSTS, SECRETS
 from selftest.faultlib import REPO, run_checks
 from stackcheck.inventory import load
@@ -82,10 +83,11 @@ def test_newcomer_path_is_not_green_and_names_what_to_set(lab_up, tmp_path):
     The example's addresses are the lab's; only the SSH key and known hosts are the lab's own."""
     inv = yaml.safe_load((REPO / "inventories" / "lab.example.yaml").read_text())
     inv["all"]["vars"].update(ansible_ssh_private_key_file=str(KEY), stackcheck_known_hosts=str(KNOWN_HOSTS))
+    inv["stackcheck"]["db"]["tls"] = {"ca": str(DB_CA)}  # the lab's DB CA: the example's account requires TLS
     path = tmp_path / "lab.yaml"
     path.write_text(yaml.safe_dump(inv))
     env = {k: val for k, val in os.environ.items() if not k.startswith("PYTEST_")}
-    env["STACKCHECK_DB_PASSWORD"] = (SECRETS / "DB_ROOT_PASSWORD").read_text().strip()
+    env["STACKCHECK_DB_PASSWORD"] = (SECRETS / "DB_STACKCHECK_PASSWORD").read_text().strip()
     reports = tmp_path / "reports"
     proc = subprocess.run([sys.executable, "-m", "pytest", f"--host={path}", f"--reports={reports}", "-q", "-n", "2"],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=600)

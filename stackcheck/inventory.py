@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "cloud": {
         "name": None,
         "clouds_yaml": None,
+        "cacert": None,  # the CA bundle for the cloud's HTTPS endpoints (None: clouds.yaml's cacert, else the system's)
         "projects": ["production", "development", "test"],
         "long_lived_instances": [],
         "ec2_access": None,

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from stackcheck import traces as tr
+from stackcheck.cloudtls import cloud_verify
 from stackcheck.verdicts import CannotCheck, MissingExpectation
 from stackcheck.probes import catalog
 
@@ -24,6 +25,7 @@ class S3Access:
     secret: str = field(repr=False)
     credential_id: str = ""  # Keystone credential id when created here (deleted at teardown)
     endpoint_source: str = ""
+    verify: str | bool = True  # the cloud's CA (stackcheck/cloudtls.py), never False
 
     def client(self, secret: str | None = None):
         """A SigV4 (s3v4) boto3 client; `secret` overrides the secret (the negative check signs with a wrong one)."""
@@ -33,7 +35,8 @@ class S3Access:
         cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1},
                      connect_timeout=10, read_timeout=30)
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.region, aws_access_key_id=self.access,
-                            aws_secret_access_key=self.secret if secret is None else secret, config=cfg)
+                            aws_secret_access_key=self.secret if secret is None else secret, config=cfg,
+                            verify=self.verify)
 
 
 def s3_endpoint(lab, conn, no_cloud: str = "") -> tuple[str, str]:
@@ -76,7 +79,8 @@ def open_s3(lab, cloud_factory, traces: tr.Traces) -> S3Access:
     region = lab.get("s3.region")
     access, secret = lab.secret("cloud.ec2_access"), lab.secret("cloud.ec2_secret")
     if access and secret:
-        return S3Access(endpoint, region, "inventory", access, secret, endpoint_source=endpoint_source)
+        return S3Access(endpoint, region, "inventory", access, secret, endpoint_source=endpoint_source,
+                        verify=cloud_verify(lab))
     if access or secret:
         half = "cloud.ec2_secret" if access else "cloud.ec2_access"
         raise MissingExpectation(half, "the inventory gives one half of the EC2 credential; give both, or neither "
@@ -95,7 +99,8 @@ def open_s3(lab, cloud_factory, traces: tr.Traces) -> S3Access:
                           f"ec2_access/ec2_secret) and creating one for the checking user failed: {type(exc).__name__}"
                           f": {' '.join(str(exc).split())[:200]} (set both keys, or let the user create "
                           "credentials)") from None
-    return S3Access(endpoint, region, "created for this run", access, secret, cred_id, endpoint_source)
+    return S3Access(endpoint, region, "created for this run", access, secret, cred_id, endpoint_source,
+                    verify=cloud_verify(lab))
 
 
 def create_ec2_credential(conn) -> tuple[str, str, str]:

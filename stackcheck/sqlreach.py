@@ -49,7 +49,7 @@ def connect(address: str, port: int, connect_timeout: float, read_timeout: float
 
 def tunnel_socket(transport, address: str, port: int, timeout: float) -> socket.socket:
     """A local socket whose bytes go to address:port as seen from `transport`'s host."""
-    ssh = transport.client().get_transport()
+    ssh = transport.client.get_transport()
     try:
         channel = ssh.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - paramiko's ChannelException and SSHException: the port refused

@@ -256,10 +256,12 @@ def test_user_tables_innodb_with_primary_key(db, target, evidence):
     db.require_global_select("DBK-8 (every user table)")
     placeholders = ",".join(["%s"] * len(SYSTEM_SCHEMAS))
     rows = db.query(
+        # the primary key from STATISTICS: TABLE_CONSTRAINTS shows a SELECT-only account no constraint at all
+        # (MariaDB 10.11), which would read as "no primary key" for every table
         "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.ENGINE, "
-        "  SUM(c.CONSTRAINT_TYPE = 'PRIMARY KEY') AS pk "
-        "FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c "
-        "  ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME "
+        "  COUNT(s.INDEX_NAME) AS pk "
+        "FROM information_schema.TABLES t LEFT JOIN information_schema.STATISTICS s "
+        "  ON s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY' "
         f"WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA NOT IN ({placeholders}) "
         "  AND t.TABLE_SCHEMA NOT LIKE 'stackcheck\\_probe\\_%%' "
         "GROUP BY t.TABLE_SCHEMA, t.TABLE_NAME, t.ENGINE", SYSTEM_SCHEMAS, what="the user tables (information_schema)")

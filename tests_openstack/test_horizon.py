@@ -3,6 +3,7 @@
 import pytest
 import requests
 
+from stackcheck.cloudtls import cloud_verify
 from stackcheck.probes import apache
 from stackcheck.verdicts import CannotCheck, Finding
 
@@ -65,7 +66,7 @@ def test_login_page_answers_also_after_session_expiry(target, lab, evidence):
         [f"http://{target.address}{p}" for p in LOGIN_PATHS]
     tried = []
     for url in urls:
-        r = _get(url, timeout)
+        r = _get(url, timeout, verify=cloud_verify(lab))
         tried.append(f"{url}: HTTP {r.status_code}")
         if r.status_code != 404:
             break
@@ -76,7 +77,7 @@ def test_login_page_answers_also_after_session_expiry(target, lab, evidence):
     # with a session cookie the server no longer knows
     expired = {"sessionid": "0123456789abcdefghijklmnopqrstuv", "csrftoken": "expiredcsrftoken0123456789abcdef"}
     for again in (url, url.replace("/auth/login/", "/project/")):
-        r2 = _get(again, timeout, cookies=expired)
+        r2 = _get(again, timeout, cookies=expired, verify=cloud_verify(lab))
         evidence[f"expired session {again.rsplit('/', 2)[-2]}"] = r2.status_code
         assert r2.status_code < 500, f"{again} with an expired session cookie answered HTTP {r2.status_code} " \
                                      f"(expected the login page or a redirect to it)"

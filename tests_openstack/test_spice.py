@@ -3,6 +3,7 @@ node proxies, the compute node serves, nova.conf on both says so, the firewall l
 import pytest
 import requests
 
+from stackcheck.cloudtls import cloud_verify
 from stackcheck.probes import batch, hostconf, ini, spice
 from stackcheck.probes import iptables as ipt
 from stackcheck.verdicts import CannotCheck, Finding
@@ -52,7 +53,7 @@ def test_spice_proxy_binds_all_and_base_url_answers(target, transport, lab, evid
     problems = spice.proxy_problems(conf, names, port)
     assert not problems, f"{lab.get('spice.nova_conf')} on {target}: " + "; ".join(problems)
     try:  # from where a browser would open it: this machine, not the control node itself
-        r = requests.get(url, timeout=lab.get("connect_timeout"))
+        r = requests.get(url, timeout=lab.get("connect_timeout"), verify=cloud_verify(lab))
         evidence["base_url_status"] = r.status_code
     except requests.RequestException as exc:
         raise Finding(f"html5proxy_base_url {url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") \

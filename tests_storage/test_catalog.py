@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackcheck.cloudtls import cloud_verify
 from stackcheck.probes import catalog
 from stackcheck.verdicts import CannotCheck
 
@@ -119,7 +120,7 @@ def test_object_store_endpoints_answer(cloud, lab, evidence):
         if e.service_type == "object-store":
             base = catalog.base_url(url)
             if base not in infos:
-                version, not_swift = catalog.swift_proxy(url, _timeout(lab))
+                version, not_swift = catalog.swift_proxy(url, _timeout(lab), cloud_verify(lab))
                 infos[base] = not_swift
                 if version:
                     evidence[f"swift at {base}"] = version

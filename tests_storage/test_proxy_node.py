@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from stackcheck.cloudtls import cloud_verify
 from stackcheck.probes import catalog, paste, swift
 from stackcheck.probes import iptables as ipt
 from stackcheck.verdicts import CannotCheck
@@ -141,7 +142,7 @@ def _s3token_problems(target, transport, auth_uri: str, opts: dict, lab, evidenc
         what = body[:120] if status == 0 else f"HTTP {status}, not Keystone's version document"
         return [f"[filter:s3token] auth_uri = {auth_uri} does not answer as Keystone from {target.name} ({what})"]
     # whether Keystone wants service credentials on /v3/s3tokens: asked from here (no answer: CannotCheck)
-    needs, answered = catalog.probe_s3tokens(catalog.root_of(auth_uri), timeout)
+    needs, answered = catalog.probe_s3tokens(catalog.root_of(auth_uri), timeout, cloud_verify(lab))
     has = paste.has_service_auth(opts)
     evidence["s3tokens"] = (f"{auth_uri}: {answered}, service auth "
                             f"{'required' if needs else 'not required' if needs is False else 'unknown'}; "

@@ -127,25 +127,25 @@ def reachability(urls, timeout: float) -> dict[tuple[str, int], str | None]:
     return dict(zip(targets, reasons))
 
 
-def swift_info(url: str, timeout: float) -> tuple[dict | None, str]:
+def swift_info(url: str, timeout: float, verify: str | bool = True) -> tuple[dict | None, str]:
     """GET {scheme://host:port}/info: Swift's capabilities document ({"swift": {"version": ...}, ...}).
     (info, '') when it answers as a Swift proxy, else (None, what answered instead)."""
     try:
-        resp = requests.get(base_url(url) + "/info", timeout=timeout)
+        resp = requests.get(base_url(url) + "/info", timeout=timeout, verify=verify)
     except requests.RequestException as exc:
         return None, f"no answer: {type(exc).__name__}"
     return parse_swift_info(resp.status_code, resp.text)
 
 
-def swift_proxy(url: str, timeout: float) -> tuple[str | None, str]:
+def swift_proxy(url: str, timeout: float, verify: str | bool = True) -> tuple[str | None, str]:
     """Is there a Swift proxy behind this URL? (version or 'unknown', '') from /info; when /info is refused (a
     proxy whose authtoken rejects anonymous requests), its /healthcheck answering OK still says so; else
     (None, what answered)."""
-    info, why = swift_info(url, timeout)
+    info, why = swift_info(url, timeout, verify)
     if info:
         return str(info["swift"].get("version", "unknown")), ""
     try:
-        resp = requests.get(base_url(url) + "/healthcheck", timeout=timeout)
+        resp = requests.get(base_url(url) + "/healthcheck", timeout=timeout, verify=verify)
     except requests.RequestException as exc:
         return None, f"{why}; /healthcheck: no answer ({type(exc).__name__})"
     if resp.status_code == 200 and resp.text.strip() == "OK":
@@ -201,14 +201,14 @@ def s3tokens_requires_auth(status: int, body: str) -> bool | None:
     return None
 
 
-def probe_s3tokens(keystone: str, timeout: float) -> tuple[bool | None, str]:
+def probe_s3tokens(keystone: str, timeout: float, verify: str | bool = True) -> tuple[bool | None, str]:
     """(requires service auth?, what Keystone answered) for the Keystone at `keystone` (root URL), asked from
     this machine; no answer at all is CannotCheck (it says nothing about what Keystone requires)."""
     url = keystone.rstrip("/")
     url = url if url.endswith("/v3") else url + "/v3"
     body = {"credentials": {"access": "stackcheck-probe-unknown", "token": "c3RhY2tjaGVjaw==", "signature": "x"}}
     try:
-        resp = requests.post(url + "/s3tokens", json=body, timeout=timeout)
+        resp = requests.post(url + "/s3tokens", json=body, timeout=timeout, verify=verify)
     except requests.RequestException as exc:
         raise CannotCheck(f"could not ask {url}/s3tokens from this machine whether Keystone requires service "
                           f"credentials: {type(exc).__name__}: {exc}") from None

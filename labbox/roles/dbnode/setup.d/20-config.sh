@@ -38,3 +38,19 @@ wsrep_sst_method               = rsync
 wsrep_slave_threads            = 2
 CNF
 chmod 644 /etc/mysql/mariadb.conf.d/60-galera.cnf
+
+# TLS (stackcheck's db.tls): the certificate outside.sh made for this node; clients may use TLS, the suite's
+# account must (REQUIRE SSL, 40-accounts.sh). In a file of its own: 60-galera.cnf stays the notes' my.cnf.
+if [ -f /etc/labbox/tls/server.pem ]; then
+    install -d -o mysql -g mysql -m 750 /etc/mysql/ssl
+    install -o mysql -g mysql -m 644 /etc/labbox/tls/ca.pem /etc/labbox/tls/server.pem /etc/mysql/ssl/
+    install -o mysql -g mysql -m 600 /etc/labbox/tls/server.key /etc/mysql/ssl/
+    cat > /etc/mysql/mariadb.conf.d/70-tls.cnf <<CNF
+# TLS for SQL clients (written by labbox)
+[mysqld]
+ssl_ca   = /etc/mysql/ssl/ca.pem
+ssl_cert = /etc/mysql/ssl/server.pem
+ssl_key  = /etc/mysql/ssl/server.key
+CNF
+    chmod 644 /etc/mysql/mariadb.conf.d/70-tls.cnf
+fi

@@ -16,6 +16,12 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'$net' WITH GRANT OPTION;
 CREATE USER IF NOT EXISTS 'admin'@'%' IDENTIFIED BY '$(q "$DB_ADMIN_PASSWORD")';
 GRANT ALL ON *.* TO 'admin'@'%';
 CREATE USER IF NOT EXISTS 'haproxy_check'@'$LAB_VIP' IDENTIFIED BY '$(q "$HAPROXY_CHECK_PASSWORD")';
+-- the suite's least-privileged account (README "Least privilege"), over TLS only: every status read needs no
+-- grant; SELECT on everything (DBK-8 and DBK-9 must see every table, DBK-6/7 the accounts); the probe schema
+-- of DBK-5 by its name pattern
+CREATE USER IF NOT EXISTS 'stackcheck'@'$net' IDENTIFIED BY '$(q "$DB_STACKCHECK_PASSWORD")' REQUIRE SSL;
+GRANT SELECT ON *.* TO 'stackcheck'@'$net';
+GRANT CREATE, DROP, INSERT, SELECT ON \`stackcheck\_probe\_%\`.* TO 'stackcheck'@'$net';
 CREATE DATABASE IF NOT EXISTS my_test_db;
 CREATE TABLE IF NOT EXISTS my_test_db.my_test_table (
     id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, test_year INT, test_name VARCHAR(255)) ENGINE=InnoDB;
