@@ -186,7 +186,7 @@ def cmd_down(args) -> int:
             hostctl.wipe(h)
         hostctl.network_down()
         inventory.remove()
-        for path in (provision.SECRETS, provision.LOGS, STATE / "hosts"):
+        for path in (provision.SECRETS, provision.LOGS, STATE / "hosts", STATE / "tls"):  # tls: the DB CA
             shutil.rmtree(path, ignore_errors=True)
         for path in (provision.KEY, provision.KEY.with_suffix(".pub"), provision.KNOWN_HOSTS):
             path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,7 +90,8 @@ def run_checks(*selectors: str, fix: bool = False, dry_run: bool = False, fix_da
         if fix_data:
             cmd.append("--fix-data")
         environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | (env or {})
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout, env=environ)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout, env=environ,
+                              preexec_fn=_default_sigint)
         latest = Path(reports) / "latest.xml"
         cases = parse_junit(latest) if latest.exists() else {}
         run = {p.get("name"): p.get("value") for p in ET.parse(latest).getroot().find("testsuite/properties")} \
@@ -98,6 +100,12 @@ def run_checks(*selectors: str, fix: bool = False, dry_run: bool = False, fix_da
         if case.get("outcome") in FAILING or case.get("first_outcome") in FAILING or case.get("real_outcome") in FAILING:
             SEEN_FAILING.update(case.get("requirements", "").split())
     return Run(proc.returncode, proc.stdout + proc.stderr, cases, run)
+
+
+def _default_sigint() -> None:
+    """A run started from a background job inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt: the checks run as a user's terminal would start them, Ctrl-C included."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def parse_junit(path: Path) -> dict[str, dict]:

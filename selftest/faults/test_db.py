@@ -472,7 +472,9 @@ def test_rebuilt_node_in_its_own_cluster_is_not_forced_back(healthy_db):
                    f"sed -i 's#^wsrep_cluster_address .*#wsrep_cluster_address = gcomm://#' {CNF} && "
                    "systemctl start mariadb && . /etc/labbox/secrets.env && "
                    "mariadb -e \"CREATE USER 'root'@'198.18.0.%' IDENTIFIED BY '$DB_ROOT_PASSWORD'; "
-                   "GRANT ALL ON *.* TO 'root'@'198.18.0.%' WITH GRANT OPTION\"")
+                   "GRANT ALL ON *.* TO 'root'@'198.18.0.%' WITH GRANT OPTION; "
+                   "CREATE USER 'stackcheck'@'198.18.0.%' IDENTIFIED BY '$DB_STACKCHECK_PASSWORD' REQUIRE SSL; "
+                   "GRANT SELECT ON *.* TO 'stackcheck'@'198.18.0.%'\"")
     try:
         run = run_checks(*select)
         assert_outcomes(run, {c_uuid: "failed", c_addr: "failed"})
