@@ -80,11 +80,11 @@ def versions() -> bytes:
     if apt:
         dpkg = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *apt], capture_output=True,
                               text=True)
-        # rc judged: dpkg-query exits 1 when one package is missing; what it printed is still each found one
-        lines += ["", "# Debian packages (apt-host.txt)", *dpkg.stdout.splitlines(),
+        found = dpkg.stdout.splitlines()  # rc judged: 1 when a package is missing, said below; the rest is found
+        lines += ["", "# Debian packages (apt-host.txt)", *found,
                   *(f"missing: {line}" for line in dpkg.stderr.splitlines())]
     ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True)
-    lines += ["", f"openssh {(ssh.stderr or ssh.stdout).strip()}"]
+    lines += ["", f"openssh {(ssh.stderr or ssh.stdout).strip()}"]  # rc judged: any answer is the version
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -166,11 +166,11 @@ def check_signature(files: dict[str, bytes], allowed: Path) -> tuple[list[str], 
         if alone.returncode != 0:
             return [f"{SIGNATURE}: not a good signature of {MANIFEST} in namespace {NAMESPACE} (the manifest or its "
                     f"signature was changed after signing): {alone.stderr.decode().strip()}"], ""
-        key = alone.stdout.decode().strip().rpartition(" key ")[2] or "unknown key"
+        key = alone.stdout.decode().strip().rpartition(" key ")[2] or "unknown key"  # rc judged: 0 just above
         found = _keygen(["find-principals", "-s", str(sig), "-f", str(allowed)], b"")
         if found.returncode != 0:
             return [f"{SIGNATURE}: signed by key {key}, which is not in the allowed signers {allowed}"], ""
-        principal = found.stdout.decode().split()[0]
+        principal = found.stdout.decode().split()[0]  # rc judged: 0 just above
         ok = _keygen(["verify", "-f", str(allowed), "-I", principal, "-n", NAMESPACE, "-s", str(sig)], files[MANIFEST])
         if ok.returncode != 0:
             return [f"{SIGNATURE}: key {key} ({principal}) is not allowed to sign namespace {NAMESPACE} in "

@@ -154,7 +154,8 @@ def _row(r: dict) -> str:
     if r["remediation"] and r["verdict"] not in ("passed", "not-applicable"):
         evidence += f"<div>remediation: {e(r['remediation'])}</div>"
     checks = "".join(f"<li>{e(c)}</li>" for c in r["checks"])
-    evidence += f"<details><summary>{len(r['checks'])} checks</summary><ul>{checks}</ul></details>" if checks else ""
+    n = len(r["checks"])
+    evidence += f"<details><summary>{n} check{'' if n == 1 else 's'}</summary><ul>{checks}</ul></details>" if n else ""
     return (f'<tr id="req-{e(r["id"])}" class="v-{e(r["verdict"])}" data-verdict="{e(r["verdict"])}" '
             f'data-family="{e(r["family"])}" data-hosts="{e(" ".join(r["hosts"]))}" data-drift="{e(drift)}">'
             f'<td class="id">{e(r["id"])}</td><td class="text">{e(r["text"])}</td><td>{e(r["severity"])}</td>'
