@@ -57,7 +57,8 @@ class Recorder:
         lab = state.lab
         state.requirements = rep.requirement_results(state.results, catalog(), lab.in_scope, _complete(session))
         directory = Path(session.config.getoption("stackcheck_reports"))
-        self.drift, self.gate = gate = drift_gate(session.config, state.requirements, directory, state.inventory_arg)
+        self.drift, gate = drift_gate(session.config, state.requirements, directory, state.inventory_arg)
+        self.gate = gate
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # the gate is the requirements' verdicts, not pytest's count of failed tests (a waived check that
             # fails is waived; a check fixed by the run's final re-check passes)
