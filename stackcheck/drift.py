@@ -83,18 +83,16 @@ def load_baseline(path: Path) -> dict:
 
 
 def previous_run(directory: Path, inventory: str) -> Path | None:
-    """The newest report in `directory` of a run of the same inventory (called before this run writes its own)."""
-    newest = None
-    for path in sorted(Path(directory).glob("stackcheck-*.json")):
+    """The newest report in `directory` of a run of the same inventory (called before this run writes its own).
+    Newest first by the file name's UTC stamp, so a long history is not read whole."""
+    for path in sorted(Path(directory).glob("stackcheck-*.json"), reverse=True):
         try:
             doc = load_baseline(path)
         except BaselineError:
-            continue
+            continue  # a report cut short (a full disk, a killed run) is no baseline
         if str(doc["run"].get("inventory")) == str(inventory):
-            key = (doc["run"].get("time", ""), path.name)
-            if newest is None or key > newest[0]:
-                newest = (key, path)
-    return newest[1] if newest else None
+            return path
+    return None
 
 
 def compare(current: dict[str, str], baseline: dict | None, now: str, baseline_name: str | None = None) -> Comparison:

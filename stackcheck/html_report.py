@@ -33,7 +33,7 @@ tr.v-failed td.verdict,tr.v-error td.verdict{color:#c62828;font-weight:bold}
 tr.v-passed td.verdict{color:#2e7d32}tr.v-waived td.verdict,tr.v-not-applicable td.verdict{color:#6d4c41}
 .d-new-failure{color:#c62828;font-weight:bold}.d-repaired{color:#2e7d32;font-weight:bold}
 pre{white-space:pre-wrap;word-break:break-word;margin:0;font-size:12px}
-td.text{max-width:28em}td.evidence{max-width:36em}
+td{overflow-wrap:break-word}td.id{white-space:nowrap}td.text{width:20%}td.evidence{width:36%}td.fix{width:14%;overflow-wrap:anywhere}td.hosts{min-width:6em}td.drift{min-width:7em}
 @media print{.filters{display:none}body{margin:0;font-size:11px}tr{break-inside:avoid}}
 """
 
@@ -111,7 +111,8 @@ def _drift(doc: dict) -> str:
     d = doc["drift"]
     if not d["baseline"]:
         return '<p id="drift">No previous run of this inventory to compare with.</p>'
-    parts = ", ".join(f"{n} {e(s)}" for s, n in d["counts"].items())
+    order = ("new failure", "repaired", "still failing", "not in the baseline", "unchanged")
+    parts = ", ".join(f"{d['counts'][s]} {e(s)}" for s in order if s in d["counts"])
     return f'<p id="drift">Since {e(d["baseline"])} ({e(d["baseline_time"])}): {parts}.</p>'
 
 
@@ -147,10 +148,19 @@ def _fix_cell(r: dict) -> str:
     return "".join(parts)
 
 
+def _observed_beyond_reason(evidence: str, reason: str) -> str:
+    """A check's evidence ends with its message, which the reason already shows: keep what it adds."""
+    message = reason.partition(": ")[2]
+    if message and evidence.endswith(message):
+        evidence = evidence[:-len(message)].rstrip("; ")
+    return evidence
+
+
 def _row(r: dict) -> str:
     drift = r["drift"]["status"] if r["drift"] else ""
+    observed = _observed_beyond_reason(r["evidence"], r["reason"])
     evidence = (f"<pre>{e(r['reason'])}</pre>" if r["reason"] else "") + (
-        f"<pre class=\"observed\">observed: {e(r['evidence'])}</pre>" if r["evidence"] else "")
+        f"<pre class=\"observed\">observed: {e(observed)}</pre>" if observed else "")
     if r["remediation"] and r["verdict"] not in ("passed", "not-applicable"):
         evidence += f"<div>remediation: {e(r['remediation'])}</div>"
     checks = "".join(f"<li>{e(c)}</li>" for c in r["checks"])
