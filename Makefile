@@ -31,7 +31,7 @@ demo: setup
 	$(VENV)/bin/labbox up
 	-$(PY) -m pytest --host=labbox
 	$(PY) -m stackcheck.coverage --write reports/coverage.md >/dev/null
-	@echo "== the JUnit report of this run: reports/latest.xml; requirement coverage: reports/coverage.md"
+	@printf '== the reports of this run:\n  JUnit  %s\n  JSON   %s\n  HTML   %s\n  requirement coverage: %s\n' "$(CURDIR)/reports/latest.xml" "$(CURDIR)/reports/latest.json" "$(CURDIR)/reports/latest.html" "$(CURDIR)/reports/coverage.md"
 
 test: setup
 	$(VENV)/bin/labbox up

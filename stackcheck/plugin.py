@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck import fixflow, outcomes, traces
+from stackcheck import drift, fixflow, outcomes, traces
 from stackcheck import verdicts as v
 from stackcheck.coverage import check_names
 from stackcheck.inventory import REPO
@@ -63,7 +63,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--probe-timeout", type=float, default=None, metavar="S",
                 help="seconds one remote command may take (default: inventory, 30)")
     g.addoption("--reports", dest="stackcheck_reports", default=str(REPO / "reports"), metavar="DIR",
-                help="where the reports go (default: reports/; JUnit and JSON, also as latest.xml / latest.json)")
+                help="where the reports go (default: reports/; JUnit, JSON and HTML, also as latest.xml / latest.json "
+                     "/ latest.html)")
+    g.addoption("--baseline", dest="stackcheck_baseline", default=None, metavar="FILE",
+                help="compare with this JSON report (default: the previous run of the same inventory in the reports "
+                     "directory): new failures, repaired, still failing since DATE")
+    g.addoption("--gate", dest="stackcheck_gate", choices=drift.GATE_MODES, default="strict",
+                help="strict (default): fail unless every requirement in scope passed (or is waived or not "
+                     "applicable); new: fail only on requirements worse than the baseline (known failures allowed)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,6 +93,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # fixers are always registered: the report names a check's fixer (and its risk) on every run, not only --fix
     for mod in pkgutil.iter_modules([str(REPO / "fixes")]):
         importlib.import_module(f"fixes.{mod.name}")
+    if config.getoption("stackcheck_baseline"):
+        try:  # a baseline that cannot be read stops the run before any host is contacted, like a bad inventory
+            drift.load_baseline(Path(config.getoption("stackcheck_baseline")))
+        except drift.BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
     explicit = any(a == "--host" or a.startswith("--host=") for a in config.invocation_params.args)
     if explicit or _runs_checks(config):
         state.lab  # noqa: B018 - a bad inventory stops the run here, with exit code 4 and one line

@@ -3,10 +3,12 @@ per-requirement verdicts, writes the reports, prints the terminal summary and se
 every requirement in scope is passed, waived or not applicable (by an observed or declared fact)."""
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
 
+from stackcheck import drift as dr
 from stackcheck import hostkeys
 from stackcheck import report as rep
 from stackcheck import verdicts as v
@@ -16,6 +18,8 @@ from stackcheck.requirements import catalog
 class Recorder:
     def __init__(self, state):
         self.state = state
+        self.drift: dr.Comparison | None = None  # this run against the previous one (set at the session's end)
+        self.gate: bool | None = None  # the gate's answer in the run's mode (--gate)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.record(report)
@@ -53,14 +57,18 @@ class Recorder:
             return
         lab = state.lab
         state.requirements = rep.requirement_results(state.results, catalog(), lab.in_scope, _complete(session))
-        state.report_path = rep.write_reports(state.results, state.requirements,
-                                              Path(session.config.getoption("stackcheck_reports")), state.redact,
-                                              state.inventory_arg, lab.expect["scope"], run_facts(state))
+        directory = Path(session.config.getoption("stackcheck_reports"))
+        self.drift, gate = drift_gate(session.config, state.requirements, directory, state.inventory_arg)
+        self.gate = gate
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # the gate is the requirements' verdicts, not pytest's count of failed tests (a waived check that
             # fails is waived; a check fixed by the run's final re-check passes)
-            session.exitstatus = pytest.ExitCode.OK if rep.gate_passes(state.requirements) \
-                else pytest.ExitCode.TESTS_FAILED
+            session.exitstatus = pytest.ExitCode.OK if gate else pytest.ExitCode.TESTS_FAILED
+        info = {"exit_code": int(session.exitstatus), "gate": "pass" if gate else "fail", "drift": self.drift,
+                "gate_mode": session.config.getoption("stackcheck_gate"), "waivers": lab.waivers,
+                "inventory_path": lab.path, "complete": _complete(session)}
+        state.report_path = rep.write_reports(state.results, state.requirements, directory, state.redact,
+                                              state.inventory_arg, lab.expect["scope"], info, run_facts(state))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         state = self.state
@@ -87,9 +95,15 @@ class Recorder:
                 tr.write_line(f"{r.name}: {r.properties['fix_status']}")
                 for line in state.redact(r.properties["fix_log"]).splitlines():
                     tr.write_line(f"  {line}")
+        if self.drift is not None:
+            tr.section("stackcheck drift")
+            for line in dr.summary_lines(self.drift):
+                tr.write_line(line)
+            if self.state.config.getoption("stackcheck_gate") == "new":
+                tr.write_line("--gate new: the gate fails only on requirements worse than the baseline")
         if state.requirements:
             tr.section("stackcheck requirements")
-            for line in rep.requirement_summary(state.requirements, state.redact):
+            for line in rep.requirement_summary(state.requirements, state.redact, self.drift, self.gate):
                 tr.write_line(line)
         host_key_lines = _host_key_lines(state)
         if host_key_lines:
@@ -97,7 +111,8 @@ class Recorder:
             for line in host_key_lines:
                 tr.write_line(line)
         if state.report_path:
-            tr.write_line(f"reports: {state.report_path} and .json (copies: latest.xml, latest.json)")
+            tr.write_line(f"reports: {state.report_path} and .json, .html (copies: latest.xml, latest.json, "
+                          "latest.html)")
 
 
 def run_facts(state) -> dict[str, str]:
@@ -125,3 +140,17 @@ def _complete(session: pytest.Session) -> bool:
     opt = session.config.option
     return (not getattr(opt, "keyword", "") and not getattr(opt, "markexpr", "")
             and session.config.args_source == pytest.Config.ArgsSource.TESTPATHS)
+
+
+def drift_gate(config: pytest.Config, requirements, directory: Path, inventory: str) -> tuple[dr.Comparison, bool]:
+    """This run against its baseline (--baseline FILE, or the previous run of the inventory in the reports
+    directory), and the gate's answer in the chosen mode (--gate strict, the default, or new)."""
+    named = config.getoption("stackcheck_baseline")
+    path = Path(named) if named else dr.previous_run(directory, inventory)
+    baseline = dr.load_baseline(path) if path else None
+    now = dr.iso_time(datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    verdicts = {r.id: r.verdict for r in requirements}
+    comparison = dr.compare(verdicts, baseline, now, str(path) if path else None)
+    if config.getoption("stackcheck_gate") == "new":
+        return comparison, dr.gate_new_passes(verdicts, comparison)
+    return comparison, rep.gate_passes(requirements)

@@ -130,23 +130,24 @@ def short_message(report) -> str:
 
 
 def write_reports(results: list[CaseResult], requirements: list[RequirementResult], directory: Path,
-                  redact: Redactor, inventory: str, scope: list[str] | None, run: dict[str, str] | None = None) -> Path:
-    """reports/stackcheck-<UTC time>-<pid>.xml (JUnit, a testcase per check and host) and .json (the machine-
-    readable results: the run, each requirement's verdict, each case), with copies latest.xml / latest.json.
-    `run`: more facts of the run (its id, its host key checking), in the JSON's run and the JUnit's properties."""
+                  redact: Redactor, inventory: str, scope: list[str] | None, info: dict | None = None,
+                  run: dict[str, str] | None = None) -> Path:
+    """reports/stackcheck-<UTC time>-<pid>.xml (JUnit, a testcase per check and host), .json (the machine-readable
+    results, stackcheck/results_json.py) and .html (the auditor's page, stackcheck/html_report.py), with copies
+    latest.xml / latest.json / latest.html. `info`: what the recorder knows beyond the results (exit code, gate
+    mode, waivers, drift, inventory path); `run`: more facts of the run (its id, its host key checking), in the
+    JSON's run and the JUnit's properties."""
+    from stackcheck import html_report, results_json
+
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = write_junit(results, directory / f"stackcheck-{stamp}-{os.getpid()}.xml", redact, inventory, stamp, run)
-    doc = {
-        "run": {"time": stamp, "inventory": str(inventory), "scope": scope or "all",
-                "gate": "pass" if gate_passes(requirements) else "fail", **(run or {})},
-        "requirements": [{"id": r.id, "verdict": r.verdict, "severity": r.severity, "reason": redact(r.reason),
-                          "checks": [redact(c) for c in r.cases]} for r in requirements],
-        "cases": [{"name": redact(r.name), "outcome": r.outcome, "message": redact(r.message),
-                   **{k: redact(str(val)) for k, val in r.properties.items() if k != "outcome"}} for r in results],
-    }
+    doc = results_json.document(results, requirements, redact, inventory, scope, stamp, path.stem, info)
+    doc["run"].update(run or {})
     path.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
     shutil.copyfile(path.with_suffix(".json"), directory / "latest.json")
+    path.with_suffix(".html").write_text(html_report.render(doc), encoding="utf-8")
+    shutil.copyfile(path.with_suffix(".html"), directory / "latest.html")
     return path
 
 
@@ -186,17 +187,22 @@ def write_junit(results: list[CaseResult], path: Path, redact: Redactor, invento
     return path
 
 
-def requirement_summary(requirements: list[RequirementResult], redact: Redactor) -> list[str]:
-    """The gate's answer: counts of requirement verdicts, then each requirement that keeps the gate closed."""
+def requirement_summary(requirements: list[RequirementResult], redact: Redactor, drift=None,
+                        gate: bool | None = None) -> list[str]:
+    """The gate's answer: counts of requirement verdicts, then each requirement that keeps the gate closed (with
+    its drift since the baseline, when `drift`, a drift.Comparison, has one). `gate`: the answer of the run's gate
+    mode (default: the strict gate)."""
     tally: dict[str, int] = {}
     for r in requirements:
         tally[r.verdict] = tally.get(r.verdict, 0) + 1
-    gate = "PASS" if gate_passes(requirements) else "FAIL"
-    lines = [f"gate: {gate}: {len(requirements)} requirements in scope: "
+    word = "PASS" if (gate_passes(requirements) if gate is None else gate) else "FAIL"
+    lines = [f"gate: {word}: {len(requirements)} requirements in scope: "
              + ", ".join(f"{n} {o}" for o, n in sorted(tally.items()))]
     for r in requirements:
         if r.verdict not in v.GATE_OK:
-            lines.append(f"  {r.verdict.upper():10} {r.id} ({r.severity}) {redact(r.reason)[:220]}")
+            since = drift.by_id.get(r.id) if drift is not None else None
+            mark = f" [{since.describe()}]" if since is not None else ""
+            lines.append(f"  {r.verdict.upper():10} {r.id} ({r.severity}){mark} {redact(r.reason)[:220]}")
     return lines
 
 

@@ -174,7 +174,7 @@ def test_summary_and_the_report_say_it(tmp_path):
     assert hostkeys.summary({"a": "strict", "lb": "off", "b": "accept-new"}) == "accept-new: b; off: lb; strict: a"
     run = {"run_id": "20261203T000000Z-abcd", "host_key_checking": "off: lb; strict: a",
            "host_key_warning": hostkeys.off_notice(["lb"])}
-    path = write_reports([], [], tmp_path, Redactor(), "inv", None, run)
+    path = write_reports([], [], tmp_path, Redactor(), "inv", None, run=run)
     doc = json.loads(path.with_suffix(".json").read_text())
     assert doc["run"]["run_id"] == run["run_id"] and "NOT verified for lb" in doc["run"]["host_key_warning"]
     xml = path.read_text()
