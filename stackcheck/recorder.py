@@ -54,7 +54,7 @@ class Recorder:
         state.requirements = rep.requirement_results(state.results, catalog(), lab.in_scope, _complete(session))
         state.report_path = rep.write_reports(state.results, state.requirements,
                                               Path(session.config.getoption("stackcheck_reports")), state.redact,
-                                              state.inventory_arg, lab.expect["scope"])
+                                              state.inventory_arg, lab.expect["scope"], _run_limits(state))
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # the gate is the requirements' verdicts, not pytest's count of failed tests (a waived check that
             # fails is waived; a check fixed by the run's final re-check passes)
@@ -90,8 +90,25 @@ class Recorder:
             tr.section("stackcheck requirements")
             for line in rep.requirement_summary(state.requirements, state.redact):
                 tr.write_line(line)
+        limits = _run_limits(state)
+        if limits["unreachable"] or limits["not_run_past_deadline"]:
+            tr.section("stackcheck: what this run could not reach")
+            for service, reason in limits["unreachable"].items():
+                tr.write_line(f"{service}: {reason} (not tried again in this run)")
+            if limits["not_run_past_deadline"]:
+                tr.write_line(f"{limits['not_run_past_deadline']} check(s) not run: the run's deadline of "
+                              f"{limits['deadline_s']:g} s was reached")
         if state.report_path:
             tr.write_line(f"reports: {state.report_path} and .json (copies: latest.xml, latest.json)")
+
+
+def _run_limits(state) -> dict:
+    """What the run's limits did: its deadline (and whether it was reached), each host service that failed and
+    was not tried again (RunBudget)."""
+    unreachable = state.connections.budget.failed() if state.has_connections else {}
+    not_run = sum(r.message.startswith(state.deadline.message.split(" (")[0]) for r in state.results)
+    return {"deadline_s": state.deadline.seconds, "not_run_past_deadline": not_run,
+            "unreachable": {service: state.redact(reason) for service, reason in sorted(unreachable.items())}}
 
 
 def _complete(session: pytest.Session) -> bool:

@@ -130,7 +130,7 @@ def short_message(report) -> str:
 
 
 def write_reports(results: list[CaseResult], requirements: list[RequirementResult], directory: Path,
-                  redact: Redactor, inventory: str, scope: list[str] | None) -> Path:
+                  redact: Redactor, inventory: str, scope: list[str] | None, run: dict | None = None) -> Path:
     """reports/stackcheck-<UTC time>-<pid>.xml (JUnit, a testcase per check and host) and .json (the machine-
     readable results: the run, each requirement's verdict, each case), with copies latest.xml / latest.json."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,8 @@ def write_reports(results: list[CaseResult], requirements: list[RequirementResul
     path = write_junit(results, directory / f"stackcheck-{stamp}-{os.getpid()}.xml", redact, inventory, stamp)
     doc = {
         "run": {"time": stamp, "inventory": str(inventory), "scope": scope or "all",
-                "gate": "pass" if gate_passes(requirements) else "fail"},
+                "gate": "pass" if gate_passes(requirements) else "fail",
+                **{k: redact(val) if isinstance(val, str) else val for k, val in (run or {}).items()}},
         "requirements": [{"id": r.id, "verdict": r.verdict, "severity": r.severity, "reason": redact(r.reason),
                           "checks": [redact(c) for c in r.cases]} for r in requirements],
         "cases": [{"name": redact(r.name), "outcome": r.outcome, "message": redact(r.message),
