@@ -215,6 +215,9 @@ def _fix_within_deadline(item: pytest.Item) -> bool:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     state = state_of(item.config)
+    if call.excinfo is not None and v.is_expected_failure(call.excinfo.value) and not report.skipped:
+        # the reason is the whole story, in the terminal, the evidence and the report: no traceback, no class name
+        report.longrepr = str(call.excinfo.value)
     if outcomes.is_check(item) and (report.when == "call" or (report.when == "setup" and not report.passed)):
         fix = item.stash.get(outcomes.FIX, None)
         real = outcomes.outcome(report, call, fix)
@@ -225,8 +228,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.outcome = "skipped"
             report.longrepr = (str(item.path), 0, f"{v.WAIVED_PREFIX}{props['waiver']}; the check itself: {real}"
                                + (f": {props['evidence']}" if props["evidence"] else ""))
-    if call.excinfo is not None and v.is_expected_failure(call.excinfo.value):
-        report.longrepr = str(call.excinfo.value)  # the reason is the whole story; no traceback for an auditor
     redact = state.redact
     if report.longrepr is not None and redact.secrets and not isinstance(report.longrepr, tuple):
         text = str(report.longrepr)
