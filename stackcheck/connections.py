@@ -5,6 +5,7 @@ Failures are remembered (transport.RunBudget): a host or service that timed out,
 once is not waited for again by each of its checks, whether they ask for a fresh connection or not."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +62,8 @@ class _SQLConnection(pymysql.connections.Connection):
 
 class _HTTPAdapter(requests.adapters.HTTPAdapter):
     """requests under the run's budget: an endpoint (address and port) that timed out or refused once is not
-    tried again in the run."""
+    tried again in the run. Its failures are HostUnreachable with a one-line reason (the checks' *error*), not a
+    library's exception and traceback (keystoneauth's ConnectTimeout was reported as `session.py:1194`)."""
 
     def __init__(self, budget: RunBudget):
         super().__init__()
@@ -69,21 +71,28 @@ class _HTTPAdapter(requests.adapters.HTTPAdapter):
 
     def send(self, request, *args, **kwargs):
         url = urllib3.util.parse_url(request.url)
-        service = f"http {url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        endpoint = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        service, where = f"http {endpoint}", f"{request.method} {url.scheme}://{endpoint}{url.path or ''}"
         self.budget.check(service)
         started = time.monotonic()
         try:
             return super().send(request, *args, **kwargs)
-        except requests.ConnectionError as exc:  # ConnectTimeout is one; ReadTimeout is handled below
-            kind = failure_kind(exc) or (HANG if isinstance(exc, requests.ConnectTimeout) else None)
+        except (requests.ConnectionError, requests.Timeout) as exc:  # ConnectTimeout is both
+            took = time.monotonic() - started
+            if isinstance(exc, requests.Timeout):
+                kind, what = HANG, f"no answer, timed out after {took:.1f} s"
+            else:
+                kind, what = failure_kind(exc), f"connection failed after {took:.1f} s: {_last_words(exc)}"
+            reason = f"unreachable: {where}: {what}"
             if kind:
-                self.budget.record(service, f"unreachable: {service.split(' ')[1]}: HTTP {request.method} "
-                                            f"failed after {time.monotonic() - started:.1f} s: {exc}", kind)
-            raise
-        except requests.ReadTimeout as exc:
-            self.budget.record(service, f"unreachable: {service.split(' ')[1]}: no HTTP answer, timed out after "
-                                        f"{time.monotonic() - started:.1f} s: {exc}")
-            raise
+                self.budget.record(service, reason, kind)
+            raise HostUnreachable(reason) from None
+
+
+def _last_words(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, e.g. `[Errno 111] Connection refused`."""
+    text = str(exc)
+    return text.rsplit(": ", 1)[-1].rstrip("'))\"") if ": " in text else text
 
 
 class Connections:
@@ -217,8 +226,13 @@ class Connections:
             import openstack.config
             import openstack.connection
 
+            from keystoneauth1 import session as ks_session
+
             files = [self.lab.get("cloud.clouds_yaml")] if self.lab.get("cloud.clouds_yaml") else None
-            config = openstack.config.OpenStackConfig(config_files=files) if files else openstack.config.OpenStackConfig()
+            # every API request goes through the run's budget: a hung Keystone costs one timeout, not one per check
+            budgeted = functools.partial(ks_session.Session, session=self.http)
+            config = openstack.config.OpenStackConfig(config_files=files, session_constructor=budgeted) if files \
+                else openstack.config.OpenStackConfig(session_constructor=budgeted)
             region = config.get_one(cloud=name, api_timeout=self.probe_timeout)
             self._cloud = openstack.connection.Connection(config=region)
         return self._cloud

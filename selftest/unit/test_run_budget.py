@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-import requests
 
 from stackcheck.connections import Connections
 from stackcheck.inventory import load
@@ -123,12 +122,22 @@ def test_a_refused_sql_port_is_remembered_except_in_a_fix_run(tmp_path, count_re
 def test_an_http_endpoint_that_never_answers_costs_one_timeout(tmp_path):
     with silent_listener() as (port, accepted):
         conns = Connections(lab_with_db_port(tmp_path, 3306), connect_timeout=0.5)
-        with pytest.raises(requests.ReadTimeout):
+        with pytest.raises(HostUnreachable) as first:
             conns.http.get(f"http://127.0.0.1:{port}/healthcheck", timeout=0.5)
         with pytest.raises(HostUnreachable) as later:
             conns.http.get(f"http://127.0.0.1:{port}/info", timeout=0.5)
         assert len(accepted) == 1
-    assert str(later.value).startswith("unreachable since ") and "no HTTP answer, timed out" in str(later.value)
+    assert str(first.value) == f"unreachable: GET http://127.0.0.1:{port}/healthcheck: no answer, timed out after 0.5 s"
+    assert str(later.value).startswith("unreachable since ") and "/healthcheck: no answer" in str(later.value)
+
+
+def test_a_refused_http_endpoint_says_so_in_one_line(tmp_path):
+    port = closed_port()
+    conns = Connections(lab_with_db_port(tmp_path, 3306), connect_timeout=0.5)
+    with pytest.raises(HostUnreachable) as first:
+        conns.http.get(f"http://127.0.0.1:{port}/v3", timeout=0.5)
+    assert str(first.value).startswith(f"unreachable: GET http://127.0.0.1:{port}/v3: connection failed after ")
+    assert str(first.value).endswith("Connection refused"), str(first.value)
 
 
 def test_after_the_deadline_nothing_starts_and_a_fix_may_finish():
