@@ -115,6 +115,7 @@ def parse_junit(path: Path) -> dict[str, dict]:
         problem = next((c for c in case if c.tag in ("failure", "error", "skipped")), None)
         props["message"] = problem.get("message", "") if problem is not None else ""
         props["classname"] = case.get("classname")
+        props["time"] = case.get("time", "0")  # seconds the check took (a hung host's: one timeout, or none)
         cases[case.get("name")] = props
     return cases
 

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULTS: dict[str, Any] = {
     "connect_timeout": 10,
     "probe_timeout": 30,
+    "deadline": 1800,
     "db": {
         "user": "root",
         "password": None,
@@ -362,7 +363,7 @@ def _load_expectations(path: Path, given: dict) -> dict:
             raise InventoryError(
                 f"{path}: stackcheck.{section}.{key}: {expect[section][key]!r} is not one of {', '.join(allowed)}"
             )
-    for key in ("connect_timeout", "probe_timeout"):
+    for key in ("connect_timeout", "probe_timeout", "deadline"):
         if not isinstance(expect[key], (int, float)) or expect[key] <= 0:
             raise InventoryError(f"{path}: stackcheck.{key}: expected a positive number of seconds")
     expect["waivers"] = [_waiver(path, i, w) for i, w in enumerate(expect["waivers"] or [])]

@@ -62,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="seconds to reach a host before its checks become errors (default: inventory, 10)")
     g.addoption("--probe-timeout", type=float, default=None, metavar="S",
                 help="seconds one remote command may take (default: inventory, 30)")
+    g.addoption("--deadline", type=float, default=None, metavar="S",
+                help="seconds the whole run may take; checks not started by then end as errors, the report is "
+                     "written, the gate fails (default: inventory stackcheck.deadline, 1800)")
     g.addoption("--reports", dest="stackcheck_reports", default=str(REPO / "reports"), metavar="DIR",
                 help="where the reports go (default: reports/; JUnit, JSON and HTML, also as latest.xml / latest.json "
                      "/ latest.html)")
@@ -198,6 +201,8 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
 def pytest_runtest_setup(item: pytest.Item):
     state = state_of(item.config)
     roles = outcomes.roles_of(item)
+    if state.loaded and outcomes.is_check(item) and state.deadline.reached():
+        raise v.CannotCheck(state.deadline.message)
     if roles and state.loaded and outcomes.is_check(item):
         problem = _role_problem(state.lab, roles)
         if isinstance(problem, v.NotApplicable):
@@ -217,15 +222,33 @@ def pytest_runtest_call(item: pytest.Item):
     except v.NotApplicable as exc:
         pytest.skip(str(exc))
     except (AssertionError, pytest.fail.Exception):  # a finding (an error, a check that could not read, is not repaired)
-        if not state_of(item.config).fixing or not fixflow.try_fix(item):
+        if not state_of(item.config).fixing or not _fix_within_deadline(item):
             raise
         return None
+
+
+def _fix_within_deadline(item: pytest.Item) -> bool:
+    """No fix starts after the run's deadline (the finding stays a finding); one that started runs to its end
+    (or its rollback) even past it: stopping it between two commands would leave the host half-changed. Each
+    of its commands is still bounded by its timeout."""
+    state = state_of(item.config)
+    if state.deadline.reached():
+        return False
+    budget = state.connections.budget
+    budget.enforce_deadline = False
+    try:
+        return fixflow.try_fix(item)
+    finally:
+        budget.enforce_deadline = True
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     state = state_of(item.config)
+    if call.excinfo is not None and v.is_expected_failure(call.excinfo.value) and not report.skipped:
+        # the reason is the whole story, in the terminal, the evidence and the report: no traceback, no class name
+        report.longrepr = str(call.excinfo.value)
     if outcomes.is_check(item) and (report.when == "call" or (report.when == "setup" and not report.passed)):
         fix = item.stash.get(outcomes.FIX, None)
         real = outcomes.outcome(report, call, fix)
@@ -236,8 +259,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.outcome = "skipped"
             report.longrepr = (str(item.path), 0, f"{v.WAIVED_PREFIX}{props['waiver']}; the check itself: {real}"
                                + (f": {props['evidence']}" if props["evidence"] else ""))
-    if call.excinfo is not None and v.is_expected_failure(call.excinfo.value):
-        report.longrepr = str(call.excinfo.value)  # the reason is the whole story; no traceback for an auditor
     redact = state.redact
     if report.longrepr is not None and redact.secrets and not isinstance(report.longrepr, tuple):
         text = str(report.longrepr)

@@ -68,7 +68,8 @@ class Recorder:
                 "gate_mode": session.config.getoption("stackcheck_gate"), "waivers": lab.waivers,
                 "inventory_path": lab.path, "complete": _complete(session)}
         state.report_path = rep.write_reports(state.results, state.requirements, directory, state.redact,
-                                              state.inventory_arg, lab.expect["scope"], info, run_facts(state))
+                                              state.inventory_arg, lab.expect["scope"], info, run_facts(state),
+                                              _run_limits(state))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         state = self.state
@@ -110,6 +111,14 @@ class Recorder:
             tr.section("stackcheck host keys")
             for line in host_key_lines:
                 tr.write_line(line)
+        limits = _run_limits(state)
+        if limits["unreachable"] or limits["not_run_past_deadline"]:
+            tr.section("stackcheck: what this run could not reach")
+            for service, reason in limits["unreachable"].items():
+                tr.write_line(f"{service}: {reason} (not tried again in this run)")
+            if limits["not_run_past_deadline"]:
+                tr.write_line(f"{limits['not_run_past_deadline']} check(s) not run: the run's deadline of "
+                              f"{limits['deadline_s']:g} s was reached")
         if state.report_path:
             tr.write_line(f"reports: {state.report_path} and .json, .html (copies: latest.xml, latest.json, "
                           "latest.html)")
@@ -132,6 +141,15 @@ def _host_key_lines(state) -> list[str]:
         return []
     lines = [f"WARNING: {hostkeys.off_notice(state.lab.unverified_hosts())}"] if state.lab.unverified_hosts() else []
     return lines + state.connections.recorded_keys  # accept-new's records (an xdist worker's stay in the file)
+
+
+def _run_limits(state) -> dict:
+    """What the run's limits did: its deadline (and whether it was reached), each host service that failed and
+    was not tried again (RunBudget)."""
+    unreachable = state.connections.budget.failed() if state.has_connections else {}
+    not_run = sum(r.message.startswith(state.deadline.message.split(" (")[0]) for r in state.results)
+    return {"deadline_s": state.deadline.seconds, "not_run_past_deadline": not_run,
+            "unreachable": {service: state.redact(reason) for service, reason in sorted(unreachable.items())}}
 
 
 def _complete(session: pytest.Session) -> bool:

@@ -131,12 +131,12 @@ def short_message(report) -> str:
 
 def write_reports(results: list[CaseResult], requirements: list[RequirementResult], directory: Path,
                   redact: Redactor, inventory: str, scope: list[str] | None, info: dict | None = None,
-                  run: dict[str, str] | None = None) -> Path:
+                  run: dict[str, str] | None = None, limits: dict | None = None) -> Path:
     """reports/stackcheck-<UTC time>-<pid>.xml (JUnit, a testcase per check and host), .json (the machine-readable
     results, stackcheck/results_json.py) and .html (the auditor's page, stackcheck/html_report.py), with copies
     latest.xml / latest.json / latest.html. `info`: what the recorder knows beyond the results (exit code, gate
     mode, waivers, drift, inventory path); `run`: more facts of the run (its id, its host key checking), in the
-    JSON's run and the JUnit's properties."""
+    JSON's run and the JUnit's properties; `limits`: what the run's deadline and failure budget did (JSON's run)."""
     from stackcheck import html_report, results_json
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -144,6 +144,7 @@ def write_reports(results: list[CaseResult], requirements: list[RequirementResul
     path = write_junit(results, directory / f"stackcheck-{stamp}-{os.getpid()}.xml", redact, inventory, stamp, run)
     doc = results_json.document(results, requirements, redact, inventory, scope, stamp, path.stem, info)
     doc["run"].update(run or {})
+    doc["run"].update({k: redact(val) if isinstance(val, str) else val for k, val in (limits or {}).items()})
     path.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
     shutil.copyfile(path.with_suffix(".json"), directory / "latest.json")
     path.with_suffix(".html").write_text(html_report.render(doc), encoding="utf-8")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from stackcheck import report as rep
 from stackcheck.connections import Connections
 from stackcheck.inventory import InventoryError, load
+from stackcheck.transport import RunBudget
 
 STATE = pytest.StashKey["State"]()
 FIX_OPTIONS = ("fix", "fix_data", "fix_access", "fix_rejoin", "fix_recover", "dry_run")
@@ -29,6 +31,8 @@ class State:
         self.fix_refused: dict[str, str] = {}  # host -> why no fix may run there in this run
         # in the report and in every audit entry a fix leaves on a host; xdist workers get the controller's
         self.run_id = getattr(config, "workerinput", {}).get("stackcheck_run_id") or new_run_id()
+        self.started = time.monotonic()
+        self._deadline: Deadline | None = None
 
     @property
     def lab(self):
@@ -48,8 +52,23 @@ class State:
     def connections(self) -> Connections:
         if self._connections is None:
             opt = self.config.getoption
-            self._connections = Connections(self.lab, opt("connect_timeout"), opt("probe_timeout"))
+            # a fix run does not remember refusals: a fixer may start the refused service, and its re-check must
+            # see it (a refusal costs nothing to try again); hangs are remembered in every run
+            budget = RunBudget(count_refusals=not self.fixing, deadline=self.deadline)
+            self._connections = Connections(self.lab, opt("connect_timeout"), opt("probe_timeout"), budget)
         return self._connections
+
+    @property
+    def has_connections(self) -> bool:
+        return self._connections is not None
+
+    @property
+    def deadline(self) -> Deadline:
+        """The whole run's deadline: --deadline, else the inventory's stackcheck.deadline."""
+        if self._deadline is None:
+            seconds = self.config.getoption("deadline") or self.lab.get("deadline")
+            self._deadline = Deadline(seconds, self.started)
+        return self._deadline
 
     @property
     def fixing(self) -> bool:
@@ -65,6 +84,21 @@ class State:
 
 def new_run_id() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{secrets.token_hex(4)}"
+
+
+class Deadline:
+    """A run ends in bounded time: after `seconds` from its start no check starts (each ends *error* with
+    `message`) and no probe starts (a probe in flight ends within its own timeout)."""
+
+    def __init__(self, seconds: float, started: float):
+        self.seconds, self.started = seconds, started
+
+    def reached(self) -> bool:
+        return time.monotonic() - self.started >= self.seconds
+
+    @property
+    def message(self) -> str:
+        return f"not run: the run's deadline of {self.seconds:g} s was reached (--deadline, stackcheck.deadline)"
 
 
 def state_of(config: pytest.Config) -> State:

@@ -11,6 +11,8 @@ ProbeTimeout; the plugin turns those into errors of that host's checks, never in
 """
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import secrets
 import select
@@ -45,6 +47,79 @@ def _connection_lost(host: str, exc: BaseException) -> HostUnreachable:
 
 def _timed_out(host: str, command: str, timeout: float) -> ProbeTimeout:
     return ProbeTimeout(f"{host}: `{_short(command)}` did not finish within {timeout} s")
+
+
+class _QuietNetworkErrors(logging.Filter):
+    """paramiko logs the traceback of every failed connection (a banner timeout: 40 lines) at ERROR level before
+    raising; we turn that exception into the one-line reason of HostUnreachable, so the traceback is only noise in
+    a check's captured log and the report. Lines under ERROR (debug logging an operator asked for) pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+logging.getLogger("paramiko.transport").addFilter(_QuietNetworkErrors())
+
+
+HANG, REFUSED = "hang", "refused"
+
+
+class RunBudget:
+    """What a run may still spend waiting: one failure per host and service, and the run's deadline.
+
+    Each service (`ssh ADDR:PORT`, `sql ADDR:PORT`, `http ADDR:PORT`) fails at most once per run: after its first
+    timeout, refusal or unreachability, every later use of it in the run (by any check, on a fresh connection or
+    not) raises HostUnreachable at once with that reason and when it was seen. It is not retried within the run
+    (a hung host would otherwise cost a full timeout per check); the next run starts clean. With
+    `count_refusals` off (a fix run), a refused SQL or HTTP connection is not remembered: it costs nothing to try
+    again, and a fixer may have started the service in between. After `deadline` (a run.Deadline, enforced
+    while `enforce_deadline`), every use raises CannotCheck saying the run's deadline was reached."""
+
+    def __init__(self, count_refusals: bool = True, deadline=None):
+        self.count_refusals = count_refusals
+        self.deadline = deadline
+        self.enforce_deadline = True
+        self._seen: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, service: str) -> None:
+        """Raise at once if `service` failed earlier in the run, or the run's deadline was reached."""
+        if self.deadline is not None and self.enforce_deadline and self.deadline.reached():
+            raise CannotCheck(self.deadline.message)
+        seen = self._seen.get(service)
+        if seen is not None:
+            when, reason = seen
+            raise HostUnreachable(f"unreachable since {time.strftime('%H:%M:%S', time.localtime(when))}: "
+                                  f"{reason.removeprefix('unreachable: ')} (not retried within this run; the next "
+                                  "run tries again)")
+
+    def record(self, service: str, reason: str, kind: str = HANG) -> None:
+        """Remember the first failure of `service` (a refusal only while refusals count)."""
+        if kind == REFUSED and not self.count_refusals:
+            return
+        with self._lock:
+            self._seen.setdefault(service, (time.time(), reason))
+
+    def failed(self) -> dict[str, str]:
+        return {service: reason for service, (_, reason) in self._seen.items()}
+
+
+_NO_ROUTE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """What a network error means for the budget: HANG (a timeout), REFUSED, or None when it is neither (the
+    caller then decides; e.g. a login refused is not the endpoint's failure)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (socket.timeout, TimeoutError)):
+            return HANG
+        if isinstance(seen, ConnectionRefusedError):
+            return REFUSED
+        if isinstance(seen, OSError) and seen.errno in _NO_ROUTE:
+            return HANG  # each try waits for ARP to give up: as costly as a hang for every later check
+        seen = getattr(seen, "original_exception", None) or seen.__cause__ or seen.__context__
+    return None
 
 
 @dataclass
@@ -124,14 +199,16 @@ class SSHTransport(Transport):
         probe_timeout: float = 30,
         host_key_checking: str = "strict",
         recorded_keys: list[str] | None = None,
+        budget: RunBudget | None = None,
     ):
         self.name, self.address, self.user, self.port = name, address, user, port
         self.key_file, self.known_hosts, self.jump = key_file, os.path.expanduser(known_hosts), jump
         self.host_key_checking = host_key_checking
         self.recorded_keys = recorded_keys if recorded_keys is not None else []  # what accept-new wrote
         self.connect_timeout, self.probe_timeout = connect_timeout, probe_timeout
+        self.budget = budget or RunBudget()
+        self.service = f"ssh {address}:{port}"
         self._client: paramiko.SSHClient | None = None
-        self._failure: str | None = None
         self._lock = threading.Lock()
         self._shell: _Shell | None = None
         self._shell_lock = threading.Lock()
@@ -140,14 +217,13 @@ class SSHTransport(Transport):
     @property
     def client(self) -> paramiko.SSHClient:
         with self._lock:
+            self.budget.check(self.service)  # a host that failed once is not waited for again by every check
             if self._client is not None and self._client.get_transport() and self._client.get_transport().is_active():
                 return self._client
-            if self._failure:  # do not wait for the timeout again for every check of a dead host
-                raise HostUnreachable(self._failure)
             try:
                 self._client = self._connect()
             except HostUnreachable as exc:
-                self._failure = str(exc)
+                self.budget.record(self.service, str(exc))  # every SSH failure: a key refused is refused again
                 raise
             return self._client
 
@@ -181,7 +257,13 @@ class SSHTransport(Transport):
             client.close()
             raise HostUnreachable(str(exc)) from None
         except paramiko.SSHException as exc:
-            raise HostUnreachable(f"unreachable: {where}: SSH error: {exc}") from None
+            took = time.monotonic() - started
+            if "banner" in str(exc).lower() or took >= 0.95 * self.connect_timeout:
+                # something accepted TCP and then said nothing (a frozen sshd): paramiko's words for it vary
+                # with where the handshake stalled ("Error reading SSH protocol banner", "No existing session")
+                raise HostUnreachable(f"unreachable: {where}: accepted TCP but the SSH handshake timed out after "
+                                      f"{took:.1f} s ({exc})") from None
+            raise HostUnreachable(f"unreachable: {where}: SSH error after {took:.1f} s: {exc}") from None
         except (OSError, EOFError) as exc:
             took = time.monotonic() - started
             reason = "timed out" if isinstance(exc, (socket.timeout, TimeoutError)) else (exc.strerror or str(exc))
@@ -207,6 +289,26 @@ class SSHTransport(Transport):
 
     def run(self, command, stdin=None, timeout=None):
         timeout = timeout or self.probe_timeout
+        self.budget.check(self.service)
+        try:
+            return self._run(command, stdin, timeout)
+        except ProbeTimeout as exc:
+            self._judge_timeout(exc)
+            raise
+
+    def _judge_timeout(self, exc: ProbeTimeout) -> None:
+        """A command that timed out: a slow command, or a host that stopped answering (frozen, D state, packets
+        dropped)? sshd of a live host opens a new session at once; one that does not within the connect timeout
+        is hung, and the host's later checks end at once instead of each waiting for the probe timeout."""
+        try:
+            chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        except _CONNECTION_ERRORS:
+            reason = f"unreachable: {self.name}: {exc}, and sshd did not open a session within {self.connect_timeout} s"
+            self.budget.record(self.service, reason)
+            raise HostUnreachable(reason) from None
+        chan.close()
+
+    def _run(self, command, stdin, timeout) -> Result:
         # the shared shell serves one command at a time; stdin data, or a second thread, gets a session of its own
         if stdin is None and self._shell_lock.acquire(blocking=False):
             try:
