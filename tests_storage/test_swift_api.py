@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from stackcheck.transport import HostUnreachable
+
 from stackcheck.verdicts import CannotCheck
 
 
@@ -18,7 +20,8 @@ def test_account_head_with_project_credentials(cloud, evidence):
     except Exception as exc:  # noqa: BLE001 - the endpoint is known: any failure of `swift stat` on it is the finding
         text = " ".join(str(exc).split())[:400]
         hint = ""
-        if "Connection refused" in text or "ConnectFailure" in type(exc).__name__ or "Unable to establish" in text:
+        if (isinstance(exc, HostUnreachable) or "Connection refused" in text or "ConnectFailure" in type(exc).__name__
+                or "Unable to establish" in text):  # HostUnreachable: the run's HTTP budget's words for it
             hint = " (the catalog's object-store URL does not reach a proxy: SWF-2)"
         elif "401" in text or "Unauthorized" in text or "503" in text:
             hint = " (the proxy's authtoken cannot validate tokens with Keystone: SWF-3)"
