@@ -26,10 +26,16 @@ ROWS_LISTED = 20  # per table, in the log: the rest is counted
 
 
 # --- reading a node ---------------------------------------------------------------------------------------------
-def datadir_of(transport) -> str:
-    found = batch.run(transport, batch.script(
-        batch.part("datadir", "my_print_defaults --mysqld | sed -n 's/^--datadir=//p' | tail -n 1")))
+DATADIR_PART = batch.part("datadir", "my_print_defaults --mysqld | sed -n 's/^--datadir=//p' | tail -n 1")
+
+
+def datadir(found: batch.Batch) -> str:
+    """The server's datadir from a batch with DATADIR_PART (MariaDB's default when the options name none)."""
     return found.output("datadir", "the DB server's datadir (my_print_defaults --mysqld)").strip() or "/var/lib/mysql"
+
+
+def datadir_of(transport) -> str:
+    return datadir(batch.run(transport, batch.script(DATADIR_PART)))
 
 
 def position_of(connections, node) -> Position:
@@ -38,8 +44,7 @@ def position_of(connections, node) -> Position:
     try:
         transport = connections.transport(node)
         found = batch.run(transport, batch.script(
-            batch.part("process", "pgrep -x mariadbd || pgrep -x mysqld || [ $? = 1 ]"),
-            batch.part("datadir", "my_print_defaults --mysqld | sed -n 's/^--datadir=//p' | tail -n 1")))
+            batch.part("process", "pgrep -x mariadbd || pgrep -x mysqld || [ $? = 1 ]"), DATADIR_PART))
         pids = found.output("process", "whether a DB server process runs (pgrep)").split()
     except CannotCheck as exc:
         pos.reachable, pos.unknown_why = False, str(exc)
@@ -55,14 +60,13 @@ def position_of(connections, node) -> Position:
         pos.uuid, pos.source = st.get("wsrep_cluster_state_uuid"), "the running server"
         pos.seqno = int(st["wsrep_last_committed"]) if st.get("wsrep_last_committed") else None
         return pos
-    datadir = found.output("datadir", "the DB server's datadir").strip() or "/var/lib/mysql"
-    grastate = batch.run(transport, batch.script(batch.file(f"{datadir}/grastate.dat")))
-    text = grastate.file(f"{datadir}/grastate.dat")
+    path = f"{datadir(found)}/grastate.dat"
+    text = batch.run(transport, batch.script(batch.file(path))).file(path)
     if text is None:
-        pos.unknown_why = f"{datadir}/grastate.dat does not exist"
+        pos.unknown_why = f"{path} does not exist"
         return pos
     pos.uuid, pos.seqno, pos.safe_to_bootstrap = parse_grastate(text)
-    pos.source = f"{datadir}/grastate.dat"
+    pos.source = path
     if pos.seqno == -1:  # a crash: the position is in InnoDB, read by a recovery run of the server
         r = transport.run("galera_recovery 2>&1", timeout=300)
         recovered = parse_recovered(r.stdout) if r.ok else None  # rc judged: r.ok
@@ -238,18 +242,18 @@ def _plan_rejoin(ctx, conns, odd, keep_names) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for node in odd:
         transport = conns.transport(node)
-        datadir = datadir_of(transport).rstrip("/")
-        aside = f"{datadir}.stackcheck-aside-{stamp}"
+        data = datadir_of(transport).rstrip("/")
+        aside = f"{data}.stackcheck-aside-{stamp}"
         unit = _unit_name(conns, node)
         ctx.call(f"{node.name}: stop {unit} (and leave bootstrap mode): it leaves its own component",
                  lambda node=node, unit=unit: _run(conns, node, f"systemctl stop {unit}; {LEAVE_BOOTSTRAP}; "
                                                    f"systemctl is-active --quiet {unit} && exit 1 || true",
                                                    f"stopping {unit}", timeout=300))
-        ctx.call(f"{node.name}: move its datadir {datadir} aside to {aside} (kept, never deleted) and create an empty "
+        ctx.call(f"{node.name}: move its datadir {data} aside to {aside} (kept, never deleted) and create an empty "
                  "one, so the only way back is a full state transfer",
-                 lambda node=node, datadir=datadir, aside=aside: _run(
-                     conns, node, f"mv -T -- {shlex.quote(datadir)} {shlex.quote(aside)} && install -d -o mysql -g "
-                     f"mysql -m 750 -- {shlex.quote(datadir)}", "setting the datadir aside"))
+                 lambda node=node, data=data, aside=aside: _run(
+                     conns, node, f"mv -T -- {shlex.quote(data)} {shlex.quote(aside)} && install -d -o mysql -g "
+                     f"mysql -m 750 -- {shlex.quote(data)}", "setting the datadir aside"))
         ctx.call(f"{node.name}: start {unit}: it joins {galera_components.braces(keep_names)} by SST and is waited "
                  "for until Synced",
                  lambda node=node, unit=unit: (_run(conns, node, f"systemctl start {unit}", f"starting {unit}",

@@ -184,7 +184,7 @@ class Connections:
         user = user or self.lab.get("db.fix_user" if fix_account else "db.user")
         if password is None:
             password = self.lab.secret("db.fix_password" if fix_account else "db.password")
-        port = self.lab.get("db.port") if address != self.lab.get("lb.vip") else self.lab.get("lb.port")
+        port = self._sql_port(address)
         service, where = f"sql {address}:{port}", f"{self._name_of(address)} ({address}:{port})"
         self.budget.check(service)
         conn = _SQLConnection(
@@ -216,12 +216,8 @@ class Connections:
             return None
         return sqlreach.tunnel_socket(self._sql_tunnel(address), address, port, self.connect_timeout)
 
-    def _open_sql(self, address: str, port: int, user: str, password: str | None, **kw):
-        """A connection outside the run's budget (a throwaway login): TLS as db.tls says, through SSH with
-        db.via: ssh (stackcheck/sqlreach.py)."""
-        tunnel = self._sql_tunnel(address) if self.lab.get("db.via") == "ssh" else None
-        return sqlreach.connect(address, port, self.connect_timeout, self.probe_timeout,
-                                sqlreach.tls_options(self.lab), tunnel=tunnel, user=user, password=password or "", **kw)
+    def _sql_port(self, address: str) -> int:
+        return self.lab.get("db.port") if address != self.lab.get("lb.vip") else self.lab.get("lb.port")
 
     def _sql_tunnel(self, address: str) -> Transport:
         """The SSH connection SQL to `address` goes through: the DB node's own, the load balancer's for the VIP."""
@@ -236,10 +232,14 @@ class Connections:
 
     def try_login(self, address: str, user: str, password: str) -> bool:
         """Whether `user` can log in with `password` (a throwaway attempt, by the same way as every SQL
-        connection; a refusal is not remembered as a failure of the node)."""
-        port = self.lab.get("db.port") if address != self.lab.get("lb.vip") else self.lab.get("lb.port")
+        connection, outside the run's budget: a refusal is not remembered as a failure of the node)."""
+        port = self._sql_port(address)
+        conn = pymysql.Connection(host=address, port=port, user=user, password=password,
+                                  connect_timeout=self.connect_timeout, read_timeout=self.probe_timeout,
+                                  write_timeout=self.probe_timeout, defer_connect=True, **sqlreach.tls_options(self.lab))
         try:
-            self._open_sql(address, port, user, password).close()
+            conn.connect(self._sql_socket(address, port))
+            conn.close()
             return True
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] in (1045, 1698):  # access denied

@@ -35,18 +35,6 @@ def tls_options(lab) -> dict:
     return out
 
 
-def connect(address: str, port: int, connect_timeout: float, read_timeout: float, tls: dict,
-            tunnel=None, **kw):
-    """A PyMySQL connection to address:port, directly or, with `tunnel` (an SSHTransport), through it."""
-    args = dict(host=address, port=port, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                write_timeout=read_timeout, autocommit=True, **tls, **kw)
-    if tunnel is None:
-        return pymysql.connect(**args)
-    conn = pymysql.Connection(defer_connect=True, **args)
-    conn.connect(sock=tunnel_socket(tunnel, address, port, connect_timeout))
-    return conn
-
-
 def tunnel_socket(transport, address: str, port: int, timeout: float) -> socket.socket:
     """A local socket whose bytes go to address:port as seen from `transport`'s host."""
     ssh = transport.client.get_transport()

@@ -7,11 +7,10 @@ import pymysql
 import pytest
 
 from stackcheck.probes import galera, galera_components
-from stackcheck.probes.sql import Database, NodeNotReady, sql_error
+from stackcheck.probes.sql import SYSTEM_SCHEMAS, Database, NodeNotReady, sql_error
 from stackcheck.transport import HostUnreachable
 from stackcheck.verdicts import CannotCheck, Finding
 
-SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 
 
 @pytest.mark.requirement("DBK-1")

@@ -161,9 +161,8 @@ def _component_problems(lab, components: list[frozenset[str]]) -> list[str]:
     if len(distinct) < 2:
         return []
     nodes = lab.hosts("dbnode")
-    named = [galera_components.braces(galera_components.member_names(
-        galera_components.NodeView("", {}, [galera_components.Member(address=a) for a in c]), nodes))
-        for c in distinct]
+    named = [galera_components.braces(galera_components.names_of([galera_components.Member(address=a) for a in c],
+                                                                 nodes)) for c in distinct]
     return [f"the VIP routes to {len(distinct)} Galera components (split brain): {' and '.join(named)}"]
 
 

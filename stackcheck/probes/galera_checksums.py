@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from stackcheck.probes.sql import Database
+from stackcheck.probes.sql import SYSTEM_SCHEMAS, Database
 from stackcheck.verdicts import CannotCheck
 
-SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 # mysql tables that replicate, each with the columns that must agree (a projection: node-local columns left out)
 MYSQL_TABLES = {
     "global_priv": "CONCAT_WS(':', Host, User, JSON_VALUE(Priv, '$.plugin'), JSON_VALUE(Priv, '$.authentication_string'), "

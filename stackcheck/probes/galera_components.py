@@ -93,12 +93,14 @@ def _host(address: str) -> str:
 
 
 def member_names(view: NodeView, nodes) -> set[str]:
-    """The inventory names of the members of `view`'s component; a member the inventory does not know is named
-    by what the node reports (`node name (address)`)."""
-    names = set()
-    for m in view.members:
-        names.add(_inventory_name(m, nodes) or f"{m.node_name or 'unknown node'} ({m.address or m.uuid})")
-    return names
+    """The inventory names of the members of `view`'s component."""
+    return names_of(view.members, nodes)
+
+
+def names_of(members: list[Member], nodes) -> set[str]:
+    """The inventory names of `members`; a member the inventory does not know is named by what the node reports
+    (`node name (address)`)."""
+    return {_inventory_name(m, nodes) or f"{m.node_name or 'unknown node'} ({m.address or m.uuid})" for m in members}
 
 
 def _inventory_name(member: Member, nodes) -> str | None:

@@ -17,6 +17,7 @@ from stackcheck.verdicts import CannotCheck
 # server error codes a read can end with, by what they mean for a check
 GRANT_ERRORS = {1044: "access to the database", 1142: "the table privilege", 1143: "the column privilege",
                 1227: "the privilege"}
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")  # the server's, not the application's
 NOT_READY = 1047  # ER_UNKNOWN_COM_ERROR: "WSREP has not yet prepared node for application use"
 CONNECTION_LOST = {2003, 2006, 2013, 2055}
 
