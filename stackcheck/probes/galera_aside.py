@@ -1,8 +1,8 @@
 """The rows that only a set-aside datadir holds: what a node wrote while it ran a component of its own.
 
 A temporary server reads the copy: InnoDB read-only, no networking, no grant tables (so no password is needed),
-its socket in a directory only root and the DB user may enter; it is stopped afterwards and the copy stays where
-it is. Each application table's rows are compared with the node's live data (which came from the majority by a
+its socket in a directory only root and the DB user may enter; it is stopped afterwards (a killed run's is
+stopped by the next comparison, or by `timeout` within an hour) and the copy stays where it is. Each application table's rows are compared with the node's live data (which came from the majority by a
 full state transfer) by a digest of the whole row: a row of the copy whose digest the live table lacks exists
 only in the copy (written there, or changed there). Rows are named by their primary key, never by their content.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 
-from stackcheck.probes.galera_checksums import SYSTEM_SCHEMAS
+from stackcheck.probes.sql import SYSTEM_SCHEMAS
 from stackcheck.verdicts import CannotCheck
 
 RUN_DIR = "/run/stackcheck-aside"
@@ -18,10 +18,15 @@ SOCKET = f"{RUN_DIR}/mysqld.sock"
 SEP = "\x1f"
 
 
+LIFETIME = 3600  # seconds: a run killed while it reads the copy leaves the temporary server for at most this long
+
+
 def start_command(aside: str) -> str:
+    """Stop what an earlier, killed comparison left, then start the temporary server (ended by `timeout` at the
+    latest after LIFETIME) and wait until it answers."""
     q = shlex.quote(aside)
-    return (f"install -d -o mysql -g mysql -m 700 {RUN_DIR} && "
-            f"(setsid mariadbd --no-defaults --user=mysql --datadir={q} --socket={SOCKET} "
+    return (f"{STOP_COMMAND}; install -d -o mysql -g mysql -m 700 {RUN_DIR} && "
+            f"(setsid timeout {LIFETIME} mariadbd --no-defaults --user=mysql --datadir={q} --socket={SOCKET} "
             f"--pid-file={RUN_DIR}/mysqld.pid --log-error={RUN_DIR}/error.log --skip-networking --skip-grant-tables "
             "--wsrep-on=OFF --skip-log-bin --innodb-read-only=1 --innodb-buffer-pool-size=32M "
             "</dev/null >/dev/null 2>&1 &) && "
