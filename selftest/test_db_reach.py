@@ -69,3 +69,19 @@ def test_via_ssh_checks_the_cluster_when_the_runner_cannot_reach_3306(direct_sql
            if c["outcome"] not in ("passed", "waived", "not-applicable")}
     assert tunneled.returncode == 0 and not bad, (bad, tunneled.output[-2000:])
     assert tunneled.outcome("test_vip_rotates_over_every_node") == "passed"
+
+
+def test_an_account_that_cannot_see_every_table_cannot_pass_dbk9(lab_up, tmp_path, monkeypatch):
+    """information_schema hides the tables an account has no grant on: DBK-9 on what it sees would compare a part
+    of the data as the whole. Such an account gets an error naming the missing grant."""
+    create = ("CREATE USER IF NOT EXISTS 'narrow'@'198.18.0.%' IDENTIFIED BY 'narrow-lab-only' REQUIRE SSL; "
+              "GRANT SELECT ON my_test_db.* TO 'narrow'@'198.18.0.%'")
+    lab_exec("dbnode1", f"mariadb -e \"{create}\"")
+    try:
+        monkeypatch.setenv("STACKCHECK_TEST_NARROW_PASSWORD", "narrow-lab-only")
+        run = run_checks("tests_db/test_consistency.py", inventory=_inventory(
+            tmp_path, user="narrow", password={"env": "STACKCHECK_TEST_NARROW_PASSWORD"}))
+        case = run.case("test_same_data_on_every_node")
+        assert case["outcome"] == "error" and "GRANT SELECT ON *.*" in case["message"], case
+    finally:
+        lab_exec("dbnode1", "mariadb -e \"DROP USER IF EXISTS 'narrow'@'198.18.0.%'\"", check=False)
