@@ -20,8 +20,10 @@ SUITE = "bookworm"
 BASE_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iptables", "arptables", "ebtables",
     "bridge-utils", "procps", "iputils-ping", "netbase", "kmod", "less", "python3", "curl", "ca-certificates",
-    "netcat-openbsd", "lsof", "psmisc",
+    "netcat-openbsd", "lsof", "psmisc", "sudo",
 ]
+# The unprivileged login the suite proves it can run as (plain, and with sudo: `ansible_become`).
+OPS_USER = "ops"
 # Timers that would wake up in every host for nothing (and show up in memory and CPU figures).
 QUIET_TIMERS = ["apt-daily-upgrade", "apt-daily", "dpkg-db-backup", "e2scrub_all", "fstrim"]
 IMAGES = STATE / "images"
@@ -33,7 +35,7 @@ def _digest(*parts: str) -> str:
 
 
 def base_key() -> str:
-    return _digest(SUITE, " ".join(BASE_PACKAGES), " ".join(QUIET_TIMERS), "v1")
+    return _digest(SUITE, " ".join(BASE_PACKAGES), " ".join(QUIET_TIMERS), OPS_USER, "v2")
 
 
 def role_packages(role: str) -> list[str]:
@@ -110,9 +112,19 @@ def ensure_base() -> Path:
         conf = tmp / "etc/systemd/journald.conf.d"
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "labbox.conf").write_text("[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\n")
+        _add_ops_user(tmp)
         (tmp / ".complete").write_text(base_key() + "\n")
         tmp.rename(target)
         return target
+
+
+def _add_ops_user(root: Path) -> None:
+    """A plain user, as sites that forbid root logins have, allowed `sudo` without a password
+    (`sudo -n` must never prompt). Its authorized key is written per host by provision.prepare."""
+    run("chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash", OPS_USER)
+    rule = root / f"etc/sudoers.d/{OPS_USER}"
+    rule.write_text(f"{OPS_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    rule.chmod(0o440)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from labbox import hosts as hostctl
+from labbox.image import OPS_USER
 from labbox.sh import LabboxError, run
 from labbox.topology import GW, HOSTS, NET, ROLES_DIR, STATE, VIP, LabHost
 
@@ -75,6 +76,7 @@ def prepare(h: LabHost) -> None:
     ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
     (ssh / "authorized_keys").write_text(Path(f"{KEY}.pub").read_text())
     os.chmod(ssh / "authorized_keys", 0o600)
+    _authorize_ops(root)
     (root / "etc/hosts").write_text(etc_hosts())
     etc = root / "etc/labbox"
     (etc / "out").mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,19 @@ def prepare(h: LabHost) -> None:
         f.write("".join(f"{n}='{secret(n)}'\n" for n in SECRET_NAMES))
     install_role_files(h)
     outside(h, "up")
+
+
+def _authorize_ops(root: Path) -> None:
+    """The lab key logs in as the unprivileged user too (its uid/gid read from the image's passwd)."""
+    entry = next(line.split(":") for line in (root / "etc/passwd").read_text().splitlines()
+                 if line.startswith(f"{OPS_USER}:"))
+    uid, gid, home = int(entry[2]), int(entry[3]), root / entry[5].lstrip("/")
+    ssh = home / ".ssh"
+    ssh.mkdir(mode=0o700, exist_ok=True)
+    (ssh / "authorized_keys").write_text(Path(f"{KEY}.pub").read_text())
+    os.chmod(ssh / "authorized_keys", 0o600)
+    for path in (ssh, ssh / "authorized_keys"):
+        os.chown(path, uid, gid)
 
 
 def install_role_files(h: LabHost) -> None:
