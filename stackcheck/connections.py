@@ -19,7 +19,7 @@ from stackcheck import sqlreach
 from stackcheck.backend import testinfra_host
 from stackcheck.inventory import Host, Lab
 from stackcheck.transport import HANG, HostUnreachable, LocalTransport, RunBudget, SSHTransport, Transport, failure_kind
-from stackcheck.verdicts import need
+from stackcheck.verdicts import CannotCheck, need
 
 
 class _SQLConnection(pymysql.connections.Connection):
@@ -128,6 +128,7 @@ class Connections:
         return SSHTransport(
             host.name, host.address, host.user, host.port, host.key_file, host.known_hosts, jump,
             self.connect_timeout, self.probe_timeout, host.host_key_checking, self.recorded_keys, budget=self.budget,
+            become=host.become,
         )
 
     def _jump_transport(self, spec: str, via: Host) -> Transport:
@@ -148,7 +149,7 @@ class Connections:
         def connect(h: Host) -> None:
             try:
                 self.transport(h).open()
-            except HostUnreachable:
+            except CannotCheck:  # unreachable, or sudo refused the become user
                 pass  # each of this host's checks reports it as an error
 
         if len(hosts) > 1:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from stackcheck import hostkeys
+from stackcheck.transport import Become
 from stackcheck.requirements import catalog
 
 ROLES = ("controller", "network", "storage", "compute", "dbnode", "lb", "dashboard")
@@ -142,6 +143,16 @@ class Host:
         return hostkeys.mode_of(self.vars.get("stackcheck_host_key_checking"))
 
     @property
+    def become(self) -> Become | None:
+        """`ansible_become: true`: every command through sudo as ansible_become_user (default root), with
+        ansible_become_password (a credential reference) only when sudo asks for one; validated at load."""
+        if not _flag(self.vars.get("ansible_become")):
+            return None
+        password = resolve_credential(self.vars.get("ansible_become_password"), Path("inventory"),
+                                      f"host {self.name}: ansible_become_password")
+        return Become(str(self.vars.get("ansible_become_user") or "root"), password)
+
+    @property
     def jump_host(self) -> str | None:
         return self.vars.get("stackcheck_jump_host")
 
@@ -212,6 +223,10 @@ class Lab:
             if value:
                 found.append(value)
         found.extend(_clouds_yaml_secrets(self.get("cloud.clouds_yaml")))
+        for host in self.hosts():
+            password = resolve_credential(host.vars.get("ansible_become_password"), self.path, "ansible_become_password")
+            if password:
+                found.append(password)
         return found
 
     def unverified_hosts(self) -> list[str]:
@@ -321,6 +336,7 @@ def _load_hosts(path: Path, root: dict) -> dict[str, Host]:
         if key and not Path(os.path.expanduser(str(key))).is_file():
             raise InventoryError(f"{path}: host {name}: ansible_ssh_private_key_file {key} does not exist")
         _check_host_keys(path, name, hv)
+        _check_become(path, name, hv)
         hosts[name] = Host(name=name, address=str(address or "127.0.0.1"), roles=tuple(roles.get(name, ())), vars=hv)
     return hosts
 
@@ -335,6 +351,28 @@ def _check_host_keys(path: Path, name: str, hv: dict) -> None:
     if given and mode == "strict" and not Path(os.path.expanduser(str(given))).is_file():
         raise InventoryError(f"{path}: host {name}: stackcheck_known_hosts {given} does not exist (create it with "
                              f"the hosts' keys, or set stackcheck_host_key_checking: accept-new)")
+
+
+_FLAGS = {True: True, False: False, "true": True, "yes": True, "false": False, "no": False}
+
+
+def _flag(value: Any) -> bool:
+    """An Ansible boolean (true/false, yes/no; anything else is refused at load by _check_become)."""
+    return _FLAGS[value.lower()] if isinstance(value, str) else bool(value)
+
+
+def _check_become(path: Path, name: str, hv: dict) -> None:
+    where = f"{path}: host {name}"
+    value = hv.get("ansible_become", False)
+    if (value.lower() if isinstance(value, str) else value) not in _FLAGS:
+        raise InventoryError(f"{where}: ansible_become: expected true or false, got {value!r}")
+    method = hv.get("ansible_become_method", "sudo")
+    if method != "sudo":
+        raise InventoryError(f"{where}: ansible_become_method: only sudo is supported, got {method!r}")
+    ref = hv.get("ansible_become_password")
+    _check_credential(path, "ansible_become_password", ref, where=f"{where}: ansible_become_password")
+    if ref is not None and "env" in ref and ref["env"] not in os.environ:
+        raise InventoryError(f"{where}: ansible_become_password: environment variable {ref['env']} is not set")
 
 
 def _merge(defaults: dict, given: dict, path: Path, prefix: str) -> dict:
@@ -386,10 +424,10 @@ def _scope(path: Path, raw: Any) -> list[str] | None:
     return [str(e) for e in raw]
 
 
-def _check_credential(path: Path, dotted: str, ref: Any) -> None:
+def _check_credential(path: Path, dotted: str, ref: Any, where: str | None = None) -> None:
     if ref is None:
         return
-    where = f"{path}: stackcheck.{dotted}"
+    where = where or f"{path}: stackcheck.{dotted}"
     if not isinstance(ref, dict) or len(ref) != 1 or not ({"env", "file"} & set(ref)):
         raise InventoryError(f"{where}: a credential must be a reference {{env: NAME}} or {{file: PATH}}, never inline")
     if "file" in ref:

@@ -8,6 +8,11 @@ login shell for every exec (`true`: 5.8 ms), so commands go to one long-lived sh
 
 Honesty: a host that cannot be reached, refuses our key or does not answer in time raises HostUnreachable /
 ProbeTimeout; the plugin turns those into errors of that host's checks, never into passes.
+
+Privilege: with become (inventory `ansible_become`), every command runs through `sudo` as the become user, the
+long-lived shell included (as Ansible's become does for every module); sudo is never allowed to prompt. Without
+it, commands run as the login user, and a read that needs privilege fails with a reason that says so
+(Result.reason), which checks turn into errors.
 """
 from __future__ import annotations
 
@@ -35,6 +40,30 @@ class HostUnreachable(CannotCheck):
 
 class ProbeTimeout(CannotCheck):
     """A remote command did not finish within the probe timeout."""
+
+
+class BecomeFailed(CannotCheck):
+    """sudo refused to run commands as the become user: every check of the host errors with why."""
+
+
+# Commands get the sbin directories in their PATH: a login user's PATH often lacks them (Debian's), and
+# `iptables-save`, `sysctl` or `ss` would be "command not found" for no reason but the PATH.
+SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; export PATH'
+
+
+@dataclass(frozen=True)
+class Become:
+    """Run every command as `user` through sudo (inventory ansible_become, ansible_become_user,
+    ansible_become_password: a credential reference, resolved by the inventory)."""
+
+    user: str = "root"
+    password: str | None = None
+
+    def sudo(self, with_password: bool) -> str:
+        """The sudo invocation: `-n` never prompts; with a password, `-k -S -p ''` always reads exactly one
+        password line from stdin (-k: a cached credential would otherwise leave that line to the command)."""
+        how = "-k -S -p ''" if with_password else "-n"
+        return f"sudo {how} -H -u {shlex.quote(self.user)} --"
 
 
 # what paramiko raises when the connection under a channel is gone
@@ -176,7 +205,7 @@ class LocalTransport(Transport):
         data = stdin.encode() if isinstance(stdin, str) else stdin
         try:
             proc = subprocess.run(
-                ["/bin/sh", "-c", command], input=data, capture_output=True, timeout=timeout or self.probe_timeout
+                ["/bin/sh", "-c", f"{SBIN_PATH}; {command}"], input=data, capture_output=True, timeout=timeout or self.probe_timeout
             )
         except subprocess.TimeoutExpired:
             raise ProbeTimeout(f"{self.name}: command did not finish within {timeout or self.probe_timeout} s") from None
@@ -200,8 +229,13 @@ class SSHTransport(Transport):
         host_key_checking: str = "strict",
         recorded_keys: list[str] | None = None,
         budget: RunBudget | None = None,
+        become: Become | None = None,
     ):
         self.name, self.address, self.user, self.port = name, address, user, port
+        self.become = become
+        self._become_password: bool | None = None  # None: not probed yet; then whether sudo needs the password
+        self._become_failure: str | None = None
+        self._become_lock = threading.Lock()
         self.key_file, self.known_hosts, self.jump = key_file, os.path.expanduser(known_hosts), jump
         self.host_key_checking = host_key_checking
         self.recorded_keys = recorded_keys if recorded_keys is not None else []  # what accept-new wrote
@@ -284,12 +318,14 @@ class SSHTransport(Transport):
         return sock
 
     def open(self) -> None:
+        self._check_become()
         with self._shell_lock:
             self._long_lived_shell()
 
     def run(self, command, stdin=None, timeout=None):
         timeout = timeout or self.probe_timeout
         self.budget.check(self.service)
+        self._check_become()
         try:
             return self._run(command, stdin, timeout)
         except ProbeTimeout as exc:
@@ -333,32 +369,98 @@ class SSHTransport(Transport):
             if self._shell is not None:
                 self._shell.close()
             try:
-                self._shell = _Shell.start(self.client, self.name, self.connect_timeout)
+                self._shell = _Shell.start(self.client, self.name, self.connect_timeout, *self._shell_launch())
             except _ShellUnavailable:
                 self._shell, self._shell_unavailable = None, True
         return self._shell
 
-    def _run_in_own_session(self, command, stdin, timeout) -> Result:
+    def _shell_launch(self) -> tuple[str, str]:
+        """How the long-lived shell starts, and the lines it is sent before the first command."""
+        if self.become is None:  # the language commands had under `sshd -> $SHELL -c`
+            return 'exec "${SHELL:-/bin/sh}"', f"{SBIN_PATH}\n"
+        password = f"{self.become.password}\n" if self._become_password else ""
+        return f"exec {self.become.sudo(self._become_password)} /bin/sh", f"{password}{SBIN_PATH}\n"
+
+    def session(self, command: str, timeout: float | None = None) -> paramiko.Channel:
+        """A new SSH session running `command` (as the become user, sbin in its PATH), its stdin open for the
+        caller: for commands that take data on stdin, and streams such as the libvirt relay."""
+        self._check_become()
         try:
             chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
         except _CONNECTION_ERRORS as exc:
             raise _connection_lost(self.name, exc) from None
         chan.settimeout(timeout)  # bounds every read: a command silent for `timeout` seconds is a timeout
         try:
-            chan.exec_command(command)
-            if stdin is not None:
-                chan.sendall(stdin.encode() if isinstance(stdin, str) else stdin)
-            chan.shutdown_write()
-            out = chan.makefile("rb").read()
-            err = chan.makefile_stderr("rb").read()
-            if not chan.status_event.wait(timeout):
-                raise socket.timeout()
-            rc = chan.recv_exit_status()
-        except socket.timeout:
-            raise _timed_out(self.name, command, timeout) from None
-        finally:
+            if self.become is None:
+                chan.exec_command(f"{SBIN_PATH}; {command}")
+            else:
+                chan.exec_command(f"{self.become.sudo(self._become_password)} /bin/sh -c "
+                                  f"{shlex.quote(f'{SBIN_PATH}; {command}')}")
+                if self._become_password:
+                    chan.sendall(f"{self.become.password}\n".encode())
+        except BaseException:
             chan.close()
-        return Result(rc, out.decode(errors="replace"), err.decode(errors="replace"))
+            raise
+        return chan
+
+    def _check_become(self) -> None:
+        """Once per connection's life: can sudo run commands as the become user, and does it need the password?
+        BecomeFailed (for every later command too) with sudo's reason and what to set, when it cannot."""
+        if self.become is None:
+            return
+        if self._become_failure is None and self._become_password is None:
+            with self._become_lock:
+                if self._become_failure is None and self._become_password is None:
+                    self._probe_become()
+        if self._become_failure is not None:
+            raise BecomeFailed(self._become_failure)
+
+    def _probe_become(self) -> None:
+        become, where = self.become, f"{self.name} ({self.user}@{self.address})"
+        plain = self._exec_raw(f"{become.sudo(False)} true", None)
+        if plain.rc == 0:
+            self._become_password = False
+            return
+        if plain.rc == 127:
+            self._become_failure = (f"become failed on {where}: sudo is not installed ({_said(plain)}): install it, "
+                                    "or log in as root")
+            return
+        if "password is required" not in _said(plain):
+            self._become_failure = self._refused(where, plain)
+        elif become.password is None:  # sudo asks before it looks at the rules: the user may have none at all
+            self._become_failure = (f"become failed on {where}: sudo asks {self.user} for a password: allow NOPASSWD "
+                                    "in sudoers, or set ansible_become_password ({env: NAME} or {file: PATH})")
+        else:
+            with_password = self._exec_raw(f"{become.sudo(True)} true", f"{become.password}\n")
+            if with_password.rc == 0:
+                self._become_password = True
+            elif "incorrect password" in _said(with_password) or "try again" in _said(with_password):
+                self._become_failure = (f"become failed on {where}: sudo did not accept ansible_become_password for "
+                                        f"{self.user} ({_said(with_password)}): check the password")
+            else:
+                self._become_failure = self._refused(where, with_password)
+
+    def _refused(self, where: str, result: Result) -> str:
+        return (f"become failed on {where}: sudo refused {self.user} as {self.become.user}: {_said(result)}: allow it "
+                "in sudoers, or log in as root")
+
+    def _exec_raw(self, command: str, stdin: str | None) -> Result:
+        """`command` in a session of its own, exactly as given (no become): the become probe."""
+        try:
+            chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        except _CONNECTION_ERRORS as exc:
+            raise _connection_lost(self.name, exc) from None
+        chan.settimeout(self.probe_timeout)
+        try:
+            chan.exec_command(command)
+        except BaseException:
+            chan.close()
+            raise
+        return _finish(chan, self.name, command, stdin, self.probe_timeout)
+
+    def _run_in_own_session(self, command, stdin, timeout) -> Result:
+        chan = self.session(command, timeout)
+        return _finish(chan, self.name, command, stdin, timeout)
 
     def close(self) -> None:
         if self._shell is not None:
@@ -367,6 +469,29 @@ class SSHTransport(Transport):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _said(result: Result) -> str:
+    """What a command said on failure, on one line (sudo's reasons)."""
+    return " ".join((result.stderr or result.stdout).split())[:200] or f"exit {result.rc}"
+
+
+def _finish(chan: paramiko.Channel, host: str, command: str, stdin, timeout: float) -> Result:
+    """Send `stdin` to a session's command, read its output to the end, and close it."""
+    try:
+        if stdin is not None:
+            chan.sendall(stdin.encode() if isinstance(stdin, str) else stdin)
+        chan.shutdown_write()
+        out = chan.makefile("rb").read()
+        err = chan.makefile_stderr("rb").read()
+        if not chan.status_event.wait(timeout):
+            raise socket.timeout()
+        rc = chan.recv_exit_status()
+    except socket.timeout:
+        raise _timed_out(host, command, timeout) from None
+    finally:
+        chan.close()
+    return Result(rc, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
 class _ShellUnavailable(Exception):
@@ -390,10 +515,11 @@ class _Shell:
         self.out, self.err = bytearray(), bytearray()
 
     @classmethod
-    def start(cls, client: paramiko.SSHClient, host: str, timeout: float) -> _Shell:
+    def start(cls, client: paramiko.SSHClient, host: str, timeout: float, launch: str, preamble: str) -> _Shell:
         try:
             chan = client.get_transport().open_session(timeout=timeout)
-            chan.exec_command('exec "${SHELL:-/bin/sh}"')  # the language commands had under `sshd -> $SHELL -c`
+            chan.exec_command(launch)
+            chan.sendall(preamble.encode())  # not a command: its output, if any, is discarded by the handshake
         except _CONNECTION_ERRORS as exc:
             raise _connection_lost(host, exc) from None
         shell = cls(chan, host)

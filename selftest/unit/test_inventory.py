@@ -73,6 +73,17 @@ LATER = datetime.date.today() + datetime.timedelta(days=400)
     (lambda t: t + "  waivers: [{id: HOST-8, reason: x, expires: 2027-01-01, check: swap}]\n",
      "stackcheck.waivers[0].check: 'swap' is not a check function name"),
     (lambda t: t + "  scope: [DBK, LBX]\n", "stackcheck.scope: 'LBX' is neither a requirement id nor a family"),
+    # become: sudo only, a boolean, and a password only by reference
+    (lambda t: t.replace("{ansible_user: ops}", "{ansible_user: ops, ansible_become: maybe}"),
+     "host db1: ansible_become: expected true or false, got 'maybe'"),
+    (lambda t: t.replace("{ansible_user: ops}", "{ansible_user: ops, ansible_become: true, ansible_become_method: su}"),
+     "host db1: ansible_become_method: only sudo is supported"),
+    (lambda t: t.replace("{ansible_user: ops}", "{ansible_user: ops, ansible_become: true, "
+                                                "ansible_become_password: hunter2}"),
+     "host db1: ansible_become_password: a credential must be a reference"),
+    (lambda t: t.replace("{ansible_user: ops}", "{ansible_user: ops, ansible_become: true, "
+                                                "ansible_become_password: {env: SC_NO_SUCH_VAR}}"),
+     "host db1: ansible_become_password: environment variable SC_NO_SUCH_VAR is not set"),
 ])
 def test_bad_inventory_names_file_and_key(tmp_path, mutate, expected):
     inv = write(tmp_path, mutate(GOOD))
@@ -80,6 +91,17 @@ def test_bad_inventory_names_file_and_key(tmp_path, mutate, expected):
         load(str(inv))
     assert expected in str(err.value) and str(inv) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_become_is_sudo_as_root_by_default_and_its_password_a_secret(tmp_path):
+    lab = load(str(write(tmp_path, GOOD.replace("{ansible_user: ops}", "{ansible_user: ops, ansible_become: 'yes'}")
+                               .replace("db2: {ansible_host: 198.18.0.16,", "db2: {ansible_host: 198.18.0.16, "
+                                        "ansible_become_user: svc, ansible_become_password: {file: PWFILE},"))))
+    assert lab.host("db1").become == inventory.Become("root", None)
+    assert lab.host("db2").become == inventory.Become("svc", "s3cret-db-pass")
+    assert lab.secrets().count("s3cret-db-pass") >= 2  # the DB password, and db2's become password
+    plain = load(str(write(tmp_path, GOOD)))
+    assert plain.host("db1").become is None
 
 
 def test_scope_and_waivers(tmp_path):

@@ -179,8 +179,7 @@ class _Relay:
             except OSError:
                 return
             try:
-                chan = self.transport.client.get_transport().open_session()
-                chan.exec_command(self.command)
+                chan = self.transport.session(self.command)
             except Exception as exc:  # noqa: BLE001 - reported through errors, libvirt sees a closed socket
                 self.errors.append(str(exc))
                 conn.close()
