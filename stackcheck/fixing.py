@@ -374,10 +374,15 @@ class Engine:
         """Take the host's fix lock (mkdir is atomic: two fix runs cannot both hold it). A lock whose owner is dead
         is cleared, and an open journal left by a dead run is rolled back first (or, when that is impossible,
         this host is refused with what is left). A live owner still blocks, named in the message."""
-        r = t.run(f"mkdir {LOCK_PATH} 2>/dev/null && echo {self.owner} > {LOCK_PATH}/owner && echo acquired"
-                  f" || cat {LOCK_PATH}/owner")
-        owner = r.stdout.strip()  # rc judged: only the word "acquired" takes the lock; anything else is the owner
-        if owner != "acquired":
+        r = t.run(f"mkdir {LOCK_PATH} && echo {self.owner} > {LOCK_PATH}/owner && echo acquired"
+                  f" || {{ test -d {LOCK_PATH} && echo \"held: $(cat {LOCK_PATH}/owner 2>/dev/null)\"; }}")
+        said = r.stdout.strip()  # rc judged: "acquired" takes the lock, "held: OWNER" names who has it (OWNER may be
+        # empty: a run killed between mkdir and echo), nothing at all means the lock could not be made
+        if said != "acquired" and not said.startswith("held:"):
+            first = (r.stderr.strip().splitlines() or [""])[0]
+            raise FixRefused(f"could not take the fix lock {LOCK_PATH} on {t.name}: {Result(r.rc, '', first).reason()}")
+        owner = said.removeprefix("held:").strip()
+        if said != "acquired":
             alive, why = journal.owner_is_alive(owner)
             if alive:
                 raise FixRefused(f"another fix run holds {LOCK_PATH} on {t.name}: {owner} ({why})")
