@@ -136,6 +136,8 @@ def recover_lost_quorum(ctx):
         raise FixDeclined(f"quorum is lost but the node to bootstrap cannot be chosen safely: {exc}") from None
     ctx.note(f"chosen: {chosen.node}: {why}")
     by_name = {n.name: n for n in nodes}
+    for node in nodes:  # every node is started, restarted or waited for: none may be in another fix meanwhile
+        ctx.touches(conns.transport(node))
     first = by_name[chosen.node]
     unit = _unit_name(conns, first)
     if chosen.running:
@@ -242,6 +244,7 @@ def _plan_rejoin(ctx, conns, odd, keep_names) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for node in odd:
         transport = conns.transport(node)
+        ctx.touches(transport)
         data = datadir_of(transport).rstrip("/")
         aside = f"{data}.stackcheck-aside-{stamp}"
         unit = _unit_name(conns, node)

@@ -148,6 +148,7 @@ class FixContext:
     results: list[str] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    acts_on: list[Transport] = field(default_factory=list)  # hosts a fixer with no target changes (cluster-wide)
 
     def run(self, command: str) -> Result:
         """Run a read-only command while planning (reading state); changes go through edit/command."""
@@ -180,6 +181,12 @@ class FixContext:
     def note(self, text: str) -> None:
         """Something the report should keep (e.g. the old endpoint, so it can be restored by hand)."""
         self.notes.append(text)
+
+    def touches(self, transport: Transport) -> None:
+        """A fixer without a target host (a cluster-wide one) names each host its steps change: the engine holds
+        each host's fix lock while it acts, and leaves an audit entry on each."""
+        if all(t.name != transport.name for t in self.acts_on):
+            self.acts_on.append(transport)
 
     def result(self, text: str) -> None:
         """What a step found while it ran (e.g. the rows only a set-aside copy holds): logged after the steps."""
@@ -253,12 +260,16 @@ class Engine:
             return out
         lock = ctx.transport is not None and (bool(ctx.edits) or any(isinstance(a.do, str) for a in ctx.actions))
         locked = False
+        held: list[Transport] = []  # the hosts a cluster-wide fixer acts on, locked in name order
         jnl: journal.Journal | None = None
         befores: list[str | None] | None = None  # the files' checksums before the fix, once backed up
         try:
             if lock:
                 self._lock(ctx.transport, say)
                 locked = True
+            for t in sorted(ctx.acts_on if ctx.transport is None else [], key=lambda t: t.name):
+                self._lock(t, say)
+                held.append(t)
             if guard is not None:
                 guard()
             done: list[Action] = []
@@ -323,6 +334,7 @@ class Engine:
                     say(f"after the rollback the check {out.after_rollback}")
                 rolled = "rollback incomplete: " + ", ".join(out.rollback_left) if out.rollback_left else "rolled back"
                 self._audit(ctx, fx, where, f"{out.status} ({rolled})", befores, f"{len(done)}/{len(ctx.actions)}", say)
+                self._audit_each(held, fx, f"{out.status} ({rolled})", f"{len(done)}/{len(ctx.actions)}", say)
                 return out
             if jnl is not None:
                 jnl.close(ctx.transport, f"{BACKUP_ROOT}/{self.stamp}")
@@ -333,9 +345,12 @@ class Engine:
         finally:
             if locked and not out.rollback_left:
                 self._unlock(ctx.transport)
+            for t in held:
+                self._unlock(t)
         out.status = "fixed"
         say(f"fixed: the check passes now (backups: {', '.join(out.backups) or 'none'})")
         self._audit(ctx, fx, where, "fixed", befores, f"{len(done)}/{len(ctx.actions)}", say)
+        self._audit_each(held, fx, "fixed", f"{len(done)}/{len(ctx.actions)}", say)
         return out
 
     def _audit(self, ctx: FixContext, fx: Fixer, where: str, outcome: str, befores, steps: str, say) -> None:
@@ -346,10 +361,19 @@ class Engine:
             return
         where = where or ctx.transport.name
         befores = befores if befores is not None else [None if e.old is None else "unknown" for e in ctx.edits]
+        self._audit_on(ctx.transport, where, fx, outcome, steps, say,
+                       lambda: [(e.path, before, journal.sha256(ctx.transport, e.path))
+                                for e, before in zip(ctx.edits, befores)])
+
+    def _audit_each(self, held: list[Transport], fx: Fixer, outcome: str, steps: str, say) -> None:
+        """A cluster-wide fix's entry in the log of every host it acted on (it edits no file of ours)."""
+        for t in held:
+            self._audit_on(t, t.name, fx, outcome, steps, say, lambda: [])
+
+    def _audit_on(self, t: Transport, where: str, fx: Fixer, outcome: str, steps: str, say, files) -> None:
         try:
-            files = [(e.path, before, journal.sha256(ctx.transport, e.path)) for e, before in zip(ctx.edits, befores)]
-            failed = journal.audit(ctx.transport, journal.audit_message(self.run_id, fx.requirements, fx.name,
-                                                                        where, outcome, files, steps))
+            failed = journal.audit(t, journal.audit_message(self.run_id, fx.requirements, fx.name, where, outcome,
+                                                            files(), steps))
         except CannotCheck as exc:
             failed = _first_line(exc)
         say(f"audit entry NOT written to {where}'s log: {failed}" if failed

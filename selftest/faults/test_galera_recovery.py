@@ -86,6 +86,11 @@ def test_second_bootstrap_split_brain_refused_then_rejoined_by_sst(before_row):
     assert f"{TABLE}: 1 row(s) only in the set-aside copy (primary key: 1)" in log, log
     assert lab_exec("dbnode1", f"ls -d {DATADIR}.stackcheck-aside-*").stdout.strip(), "the set-aside copy is kept"
     assert sql("dbnode1", f"SELECT COUNT(*) FROM {TABLE} WHERE id = 1").stdout.strip() == "0"
+    # it acted under dbnode1's fix lock (unit: test_fix_engine.py) and left its entry in dbnode1's own log
+    run_id = rejoined.run["run_id"]
+    audit = [line for line in lab_exec("dbnode1", "journalctl -t stackcheck -o cat --no-pager").stdout.splitlines()
+             if f"run_id={run_id}" in line]
+    assert len(audit) == 1 and "requirements=DBK-3" in audit[0] and "rejoin_minority_component" in audit[0], audit
     assert_outcomes(run_checks(f"{SERVICE}[dbnode1]"), {_name(SERVICE, "dbnode1"): "passed"})
     assert_nothing_lost(before_row)
 

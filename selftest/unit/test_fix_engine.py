@@ -149,6 +149,39 @@ def test_stale_lock_of_a_dead_owner_is_cleared(tmp_path, engine, owner):
     assert not (tmp_path / "fix.lock").exists()
 
 
+def test_a_lock_that_cannot_be_made_refuses_and_says_why(tmp_path, engine, monkeypatch):
+    conf = tmp_path / "a.conf"
+    conf.write_text("ttl = -1\n")
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setattr(fixing, "LOCK_PATH", str(tmp_path / "not-a-dir" / "fix.lock"))
+    out = engine.fix(make(lambda c: c.edit(str(conf), "ttl = 1\n")), ctx(), recheck_file(conf, "1"))
+    assert out.status == "refused" and "could not take the fix lock" in out.summary() and "Not a directory" in \
+        out.summary(), out.summary()
+    assert "taken over" not in out.summary() and conf.read_text() == "ttl = -1\n"
+
+
+def test_a_cluster_wide_fix_holds_the_lock_of_every_host_it_acts_on(tmp_path, engine):
+    acted = []
+
+    def fx(c):
+        c.touches(LocalTransport("node1"))
+        c.call("restart node1", lambda: acted.append("node1"))
+
+    (tmp_path / "fix.lock").mkdir()
+    live = f"{socket.gethostname()}:{os.getppid()}:{int(time.time())}"
+    (tmp_path / "fix.lock" / "owner").write_text(live + "\n")
+    out = engine.fix(make(fx), FixContext(None), lambda: None)
+    assert out.status == "refused" and "another fix run holds" in out.summary() and acted == [], out.summary()
+    (tmp_path / "fix.lock" / "owner").unlink()
+    (tmp_path / "fix.lock").rmdir()
+    seen_locked = []
+    out = engine.fix(make(lambda c: (fx(c), c.call("look", lambda: seen_locked.append((tmp_path / "fix.lock").is_dir())))),
+                     FixContext(None), lambda: None)
+    assert out.status == "fixed" and acted == ["node1"] and seen_locked == [True], out.summary()
+    assert not (tmp_path / "fix.lock").exists(), "released after the fix"
+    assert "node1's" in out.summary()  # its audit entry (written, or why not)
+
+
 def _die_at(step, tmp_path, conf, marker):
     """A fix run killed (SIGKILL) at `step`, in a child process, through the test hook."""
     code = f"""
