@@ -4,6 +4,7 @@
   (a) stackcheck (one connection and one shell per host),
   (b) plain pytest-testinfra, paramiko backend, `-n 2` (pytest-xdist: testinfra's own answer at scale),
   (c) ansible-playbook, the same checks as tasks (pipelining on, facts off, interpreter set, forks sized),
+  (d) stackcheck as 2 CI jobs would run it: --shard 1/2 and 2/2 at once, then stackcheck.merge,
 rounds interleaved. Per N: wall time best and median, seconds per host, CPU seconds and peak memory of the runner
 (its whole process tree: forks, xdist workers, ssh processes; read from a cgroup of its own), the ratios, and
 whether every verdict is identical. Exit 1 when any verdict differs.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -115,6 +117,12 @@ def commands(tmp: Path, hosts: dict[str, str], inv: dict, ansible: str) -> dict[
                  "-W", "ignore::pytest.PytestUnknownMarkWarning", "-n", "2",
                  "--hosts=" + ",".join(f"paramiko://root@{a}" for a in hosts.values()),
                  f"--ssh-identity-file={key}", f"--junitxml={tmp / 'ti.xml'}", str(CHECKS)]
+    # (d) the recipe past one runner's reach: 2 shards at once (as 2 CI jobs would run), merged into one report
+    shard = [stackcheck[:-2] + [f"--reports={tmp / f'sc{k}'}", f"--shard={k}/2", str(CHECKS)] for k in (1, 2)]
+    merge = [sys.executable, "-m", "stackcheck.merge", str(tmp / "sc2" / "merged.xml"),
+             str(tmp / "sc1" / "latest.xml"), str(tmp / "sc2" / "latest.xml")]
+    two_shards = ["sh", "-c", f"{shlex.join(shard[0])} >/dev/null 2>&1 & {shlex.join(shard[1])} >/dev/null 2>&1; "
+                              f"wait; {shlex.join(merge)} >/dev/null"]
     forks = min(len(hosts), ANSIBLE_FORKS_MAX)
     env = {**os.environ,
            "ANSIBLE_PIPELINING": "True", "ANSIBLE_FORKS": str(forks), "ANSIBLE_HOST_KEY_CHECKING": "True",
@@ -127,14 +135,16 @@ def commands(tmp: Path, hosts: dict[str, str], inv: dict, ansible: str) -> dict[
            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp / "cp"), "ANSIBLE_NOCOLOR": "1"}
     ansible_cmd = [ansible, "-i", str(FLEET_INVENTORY), "-e", "ansible_python_interpreter=/usr/bin/python3",
                    str(PLAYBOOK)]
-    return {"stackcheck": (stackcheck, None), "testinfra": (testinfra, None), "ansible": (ansible_cmd, env)}
+    this_checkout = {**os.environ, "PYTHONPATH": str(REPO)}  # the stackcheck of this checkout, not the venv's
+    return {"stackcheck": (stackcheck, this_checkout), "stackcheck-2": (two_shards, this_checkout),
+            "testinfra": (testinfra, None), "ansible": (ansible_cmd, env)}
 
 
 def measure(n: int, rounds: int, ansible: str) -> dict[str, Side]:
     hosts = fleet_up(n)
     inv = yaml.safe_load(FLEET_INVENTORY.read_text())
     by_address = {a: name for name, a in hosts.items()}
-    sides = {k: Side(k) for k in ("stackcheck", "testinfra", "ansible")}
+    sides = {k: Side(k) for k in ("stackcheck", "stackcheck-2", "testinfra", "ansible")}
     with tempfile.TemporaryDirectory(prefix="stackcheck-bench-fleet-") as tmp:
         tmp = Path(tmp)
         (tmp / "pytest.ini").write_text("[pytest]\n")
@@ -149,6 +159,7 @@ def measure(n: int, rounds: int, ansible: str) -> dict[str, Side]:
                 side.cpus.append(cpu)
                 side.peaks.append(peak)
         sides["stackcheck"].verdicts = verdicts(tmp / "sc" / "latest.xml")
+        sides["stackcheck-2"].verdicts = verdicts(tmp / "sc2" / "merged.xml")
         sides["testinfra"].verdicts = {(f, by_address.get(h, h)): v for (f, h), v in verdicts(tmp / "ti.xml").items()}
         sides["ansible"].verdicts = {tuple(k.split("|")): v for k, v in json.loads((tmp / "ansible.json").read_text()).items()}
     return sides
@@ -157,21 +168,21 @@ def measure(n: int, rounds: int, ansible: str) -> dict[str, Side]:
 def table(n: int, rounds: int, sides: dict[str, Side]) -> list[str]:
     sc = sides["stackcheck"]
     lines = [f"N = {n} hosts x 12 checks = {12 * n} host checks, {rounds} round(s) interleaved",
-             f"  {'runner':44} {'best s':>7} {'median':>7} {'s/host':>7} {'CPU s':>6} {'peak MiB':>8} {'x (median)':>10}"]
+             f"  {'runner':46} {'best s':>7} {'median':>7} {'s/host':>7} {'CPU s':>6} {'peak MiB':>8} {'x (median)':>10}"]
     labels = {"stackcheck": "stackcheck (1 connection + 1 shell per host)",
+              "stackcheck-2": "stackcheck, --shard 1/2 + 2/2 at once, merged",
               "testinfra": "pytest-testinfra paramiko, -n 2",
               "ansible": f"ansible-playbook, pipelining, forks {min(n, ANSIBLE_FORKS_MAX)}"}
     for key, side in sides.items():
         ratio = median(side.walls) / median(sc.walls)
-        lines.append(f"  {labels[key]:44} {min(side.walls):7.2f} {median(side.walls):7.2f} "
+        lines.append(f"  {labels[key]:46} {min(side.walls):7.2f} {median(side.walls):7.2f} "
                      f"{median(side.walls) / n:7.3f} {median(side.cpus):6.1f} {max(side.peaks) / 2**20:8.0f} "
                      f"{ratio:9.1f}x")
-    same_ti = sc.verdicts == sides["testinfra"].verdicts
-    same_an = sc.verdicts == sides["ansible"].verdicts
+    others = ("stackcheck-2", "testinfra", "ansible")
+    same = ", ".join(f"{o} {'yes' if sc.verdicts == sides[o].verdicts else 'NO'}" for o in others)
     passed = sum(v == "passed" for v in sc.verdicts.values())
-    lines.append(f"  verdicts identical: testinfra {'yes' if same_ti else 'NO'}, ansible {'yes' if same_an else 'NO'} "
-                 f"({len(sc.verdicts)} verdicts, {passed} passed)")
-    for other in ("testinfra", "ansible"):
+    lines.append(f"  verdicts identical to stackcheck's: {same} ({len(sc.verdicts)} verdicts, {passed} passed)")
+    for other in others:
         for k in sorted(set(sc.verdicts) | set(sides[other].verdicts)):
             if sc.verdicts.get(k) != sides[other].verdicts.get(k):
                 lines.append(f"    {k}: stackcheck={sc.verdicts.get(k)} {other}={sides[other].verdicts.get(k)}")
