@@ -178,6 +178,10 @@ def cmd_ssh(args) -> int:
 
 
 def cmd_down(args) -> int:
+    from labbox import fleet
+
+    if fleet.existing():  # everything labbox made: the fleet's hosts run on the base image
+        fleet.down()
     with exclusive():
         say("stopping every host")
         _parallel(hostctl.stop, HOSTS)

@@ -163,7 +163,7 @@ def prepare(h: FleetHost) -> None:
     key = root / "etc/ssh/ssh_host_ed25519_key"
     if not key.exists():
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", str(key))
-    (root / "etc/ssh/sshd_config.d/labbox-fleet.conf").write_text(f"HostKey /etc/ssh/ssh_host_ed25519_key\n")
+    (root / "etc/ssh/sshd_config.d/labbox-fleet.conf").write_text("HostKey /etc/ssh/ssh_host_ed25519_key\n")
     ssh = root / "root/.ssh"
     ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
     (ssh / "authorized_keys").write_text(Path(f"{provision.KEY}.pub").read_text())
