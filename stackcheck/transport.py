@@ -11,6 +11,7 @@ ProbeTimeout; the plugin turns those into errors of that host's checks, never in
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -491,7 +492,7 @@ def connect_throttled(transport: SSHTransport) -> paramiko.SSHClient:
 
     attempt = 0
     while True:
-        with _connect_slots:
+        with _connect_slot():
             started = time.monotonic()
             try:
                 return transport._connect()
@@ -504,3 +505,21 @@ def connect_throttled(transport: SSHTransport) -> paramiko.SSHClient:
         logging.getLogger(__name__).info("%s: handshake dropped (%s); again in %.1f s", transport.name, reason, pause)
         time.sleep(pause * (1 + random.random() / 2))
         attempt += 1
+
+
+_in_slot = threading.local()
+
+
+@contextlib.contextmanager
+def _connect_slot():
+    """One of the run's handshake slots; a bastion connected on behalf of a host behind it uses that host's slot
+    (waiting for a second one while holding the first could leave every slot held by hosts waiting for it)."""
+    if getattr(_in_slot, "held", False):
+        yield
+        return
+    with _connect_slots:
+        _in_slot.held = True
+        try:
+            yield
+        finally:
+            _in_slot.held = False

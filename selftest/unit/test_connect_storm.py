@@ -36,3 +36,29 @@ def test_an_answer_is_not_tried_again(message):
 
 def test_default_stays_under_sshds_maxstartups():
     assert MAX_CONNECTS_DEFAULT < 10
+
+
+def test_a_bastion_connected_for_a_host_uses_that_hosts_slot():
+    """Host connects (one slot), its bastion connects inside that (no second slot): with every slot held by hosts
+    waiting for their bastion, asking for a second one would wait forever."""
+    import threading
+
+    from stackcheck import transport
+
+    transport.set_max_connects(1)
+    done = threading.Event()
+
+    def host_then_bastion():
+        with transport._connect_slot():
+            with transport._connect_slot():
+                done.set()
+
+    try:
+        worker = threading.Thread(target=host_then_bastion, daemon=True)
+        worker.start()
+        assert done.wait(5), "the bastion's connect waited for a second slot while its host held the only one"
+        worker.join(5)
+        with transport._connect_slot():  # and the slot was given back
+            pass
+    finally:
+        transport.set_max_connects(transport.MAX_CONNECTS_DEFAULT)
