@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := $(shell grep -v '^\#' apt-host.txt)
 
-.PHONY: setup demo test unit coverage bench clean-reports
+.PHONY: setup demo test unit coverage bench bench-fleet clean-reports
 
 setup: $(VENV)/.installed
 	@# bytecode of our own packages, refreshed each time: where PYTHONDONTWRITEBYTECODE is set (as on these
@@ -47,3 +47,14 @@ coverage: setup
 bench: setup
 	$(VENV)/bin/labbox up
 	$(PY) bench/bench_host_checks.py
+
+# The fleet benchmark (bench/bench_fleet.py): stackcheck, testinfra -n 2 and ansible-playbook on 8, 32 and 128 light
+# hosts beside the lab. ansible-core (and py-spy, to profile) go into a venv of the bench's own, not the project's.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check ansible-core py-spy
+	@touch $@
+
+bench-fleet: setup $(BENCH_VENV)/.installed
+	$(PY) bench/bench_fleet.py --ansible $(BENCH_VENV)/bin/ansible-playbook

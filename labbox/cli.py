@@ -6,6 +6,7 @@
   labbox ssh HOST [CMD]     SSH to HOST with the lab key
   labbox restart HOST       throw HOST away and bring it back fresh
   labbox down [--purge]     remove everything labbox made (--purge: the image cache too)
+  labbox fleet up N         N light compute hosts beside the lab (inventories/fleet.yaml); fleet down/status
 """
 from __future__ import annotations
 
@@ -177,6 +178,10 @@ def cmd_ssh(args) -> int:
 
 
 def cmd_down(args) -> int:
+    from labbox import fleet
+
+    if fleet.existing():  # everything labbox made: the fleet's hosts run on the base image
+        fleet.down()
     with exclusive():
         say("stopping every host")
         _parallel(hostctl.stop, HOSTS)
@@ -207,6 +212,21 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_fleet(args) -> int:
+    from labbox import fleet
+
+    if args.action == "status":
+        return fleet.status()
+    _preflight()
+    if args.action == "up":
+        if args.n is None:
+            raise LabboxError("usage: labbox fleet up N [--boot]")
+        fleet.up(args.n, boot=args.boot)
+    else:
+        fleet.down()
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="labbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -227,6 +247,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("down", help="remove everything labbox made")
     p.add_argument("--purge", action="store_true", help="also remove the image cache")
     p.set_defaults(fn=cmd_down)
+    p = sub.add_parser("fleet", help="N light compute hosts beside the lab, to measure at scale (labbox/fleet.py)")
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument("n", nargs="?", type=int, help="up: how many hosts (1-240)")
+    p.add_argument("--boot", action="store_true", help="up: boot systemd in each host (default: sshd alone)")
+    p.set_defaults(fn=cmd_fleet)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

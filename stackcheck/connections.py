@@ -18,7 +18,8 @@ import urllib3
 from stackcheck import sqlreach
 from stackcheck.backend import testinfra_host
 from stackcheck.inventory import Host, Lab
-from stackcheck.transport import HANG, HostUnreachable, LocalTransport, RunBudget, SSHTransport, Transport, failure_kind
+from stackcheck.transport import (HANG, MAX_CONNECTS_DEFAULT, HostUnreachable, LocalTransport, RunBudget, SSHTransport,
+                                  Transport, failure_kind, set_max_connects)
 from stackcheck.verdicts import CannotCheck, need
 
 
@@ -104,7 +105,9 @@ class Connections:
         self.connect_timeout = connect_timeout or lab.get("connect_timeout")
         self.probe_timeout = probe_timeout or lab.get("probe_timeout")
         self.budget = budget or RunBudget()
+        set_max_connects(self._max_connects(lab))
         self._transports: dict[str, Transport] = {}
+        self._jumps: dict[tuple, Transport] = {}  # one connection per bastion, its channels shared by every host
         self._hosts: dict[str, Any] = {}
         self._sql: dict[tuple[str, str | None], Any] = {}
         self._http: requests.Session | None = None
@@ -119,6 +122,12 @@ class Connections:
                 self._transports[host.name] = self._make_transport(host)
             return self._transports[host.name]
 
+    @staticmethod
+    def _max_connects(lab: Lab) -> int:
+        """Inventory `stackcheck_max_connects` (all.vars): SSH handshakes at once (default under MaxStartups)."""
+        given = {h.vars.get("stackcheck_max_connects") for h in lab.hosts()} - {None}
+        return int(min(given)) if given else MAX_CONNECTS_DEFAULT
+
     def _make_transport(self, host: Host) -> Transport:
         if host.local:
             return LocalTransport(host.name, self.probe_timeout)
@@ -132,10 +141,19 @@ class Connections:
         )
 
     def _jump_transport(self, spec: str, via: Host) -> Transport:
-        """The bastion's connection; its key is verified like any host's (an inventory host: its own settings;
-        else the settings of the host that goes through it)."""
+        """The bastion's connection, one for every host behind it (a connection per host would be a connect storm
+        on the bastion's sshd, past its MaxStartups); its key is verified like any host's (an inventory host: its
+        own settings; else the settings of the host that goes through it). Called with self._lock held."""
         if spec in self.lab.hosts_by_name:
-            return self._make_transport(self.lab.host(spec))
+            if spec not in self._transports:
+                self._transports[spec] = self._make_transport(self.lab.host(spec))
+            return self._transports[spec]
+        key = (spec, via.known_hosts, via.host_key_checking)
+        if key not in self._jumps:
+            self._jumps[key] = self._external_jump(spec, via)
+        return self._jumps[key]
+
+    def _external_jump(self, spec: str, via: Host) -> Transport:
         user, _, rest = spec.rpartition("@")
         address, _, port = rest.partition(":")
         return SSHTransport(f"jump:{address}", address, user or "root", int(port or 22),
@@ -252,7 +270,7 @@ class Connections:
         other = Connections(self.lab, self.connect_timeout, self.probe_timeout, self.budget, account="fix")
         other._transports, other._hosts, other._lock, other._cloud = (self._transports, self._hosts, self._lock,
                                                                       self._cloud)
-        other.recorded_keys = self.recorded_keys
+        other.recorded_keys, other._jumps = self.recorded_keys, self._jumps
         return other
 
     def _name_of(self, address: str) -> str:
@@ -297,7 +315,9 @@ class Connections:
                 conn.close()
             except Exception:  # noqa: BLE001 - closing at exit, nothing to report
                 pass
-        for t in self._transports.values():
+        # hosts behind a bastion first: their connections run inside the bastion's, which must outlive them
+        for t in sorted([*self._transports.values(), *self._jumps.values()],
+                        key=lambda t: getattr(t, "jump", None) is None):
             t.close()
         if self._http is not None:
             self._http.close()

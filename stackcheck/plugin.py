@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stackcheck import drift, fixflow, outcomes, traces
+from stackcheck import drift, fixflow, outcomes, shard, traces
 from stackcheck import verdicts as v
 from stackcheck.coverage import check_names
 from stackcheck.inventory import REPO
@@ -71,6 +71,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--baseline", dest="stackcheck_baseline", default=None, metavar="FILE",
                 help="compare with this JSON report (default: the previous run of the same inventory in the reports "
                      "directory): new failures, repaired, still failing since DATE")
+    g.addoption("--shard", dest="stackcheck_shard", default=None, metavar="K/N",
+                help="run only the checks of the K-th of N host shards (hosts dealt out by a hash of their name; "
+                     "checks bound to no single host in shard 1), for N parallel CI jobs; join their reports with "
+                     "`python -m stackcheck.merge OUT.xml IN.xml...`")
     g.addoption("--gate", dest="stackcheck_gate", choices=drift.GATE_MODES, default="strict",
                 help="strict (default): fail unless every requirement in scope passed (or is waived or not "
                      "applicable); new: fail only on requirements worse than the baseline (known failures allowed)")
@@ -183,9 +187,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.stash[outcomes.WAIVER] = waiver  # it still runs: the report keeps its real outcome
                 else:
                     item.user_properties.append(("waiver", f"expired {waiver.expires}: {waiver.reason}"))
+    if config.getoption("stackcheck_shard"):
+        selected = _this_shard(config, lab, selected)
     if len(selected) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in selected])
         items[:] = selected
+
+
+def _this_shard(config: pytest.Config, lab, items: list[pytest.Item]) -> list[pytest.Item]:
+    try:
+        k, n = shard.parse(config.getoption("stackcheck_shard"))
+    except shard.ShardError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    kept, _ = shard.split(items, k, n, lambda item: getattr(outcomes.target_of(item), "name", None),
+                          [h.name for h in lab.hosts()])
+    return kept
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:

@@ -56,7 +56,10 @@ class Recorder:
         if hasattr(session.config, "workerinput") or not state.results or not state.loaded:
             return
         lab = state.lab
-        state.requirements = rep.requirement_results(state.results, catalog(), lab.in_scope, _complete(session))
+        # a shard answers only for its own checks: a requirement whose checks ran in other shards is not missing
+        sharded = bool(session.config.getoption("stackcheck_shard", None))
+        state.requirements = rep.requirement_results(state.results, catalog(), lab.in_scope,
+                                                     _complete(session) and not sharded)
         directory = Path(session.config.getoption("stackcheck_reports"))
         self.drift, gate = drift_gate(session.config, state.requirements, directory, state.inventory_arg)
         self.gate = gate
@@ -130,6 +133,8 @@ def run_facts(state) -> dict[str, str]:
     lab = state.lab
     facts = {"run_id": state.run_id,
              "host_key_checking": hostkeys.summary({h.name: h.host_key_checking for h in lab.hosts() if not h.local})}
+    if state.config.getoption("stackcheck_shard", None):  # stackcheck.merge joins the shards' reports
+        facts["shard"] = state.config.getoption("stackcheck_shard")
     if lab.unverified_hosts():
         facts["host_key_warning"] = hostkeys.off_notice(lab.unverified_hosts())
     return facts

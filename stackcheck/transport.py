@@ -16,9 +16,11 @@ it, commands run as the login user, and a read that needs privilege fails with a
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+import random
 import secrets
 import select
 import shlex
@@ -255,7 +257,7 @@ class SSHTransport(Transport):
             if self._client is not None and self._client.get_transport() and self._client.get_transport().is_active():
                 return self._client
             try:
-                self._client = self._connect()
+                self._client = connect_throttled(self)
             except HostUnreachable as exc:
                 self.budget.record(self.service, str(exc))  # every SSH failure: a key refused is refused again
                 raise
@@ -586,3 +588,63 @@ def _short(command: str, limit: int = 80) -> str:
 
 def quote(*args: str) -> str:
     return " ".join(shlex.quote(a) for a in args)
+
+
+# --- connect storms: bounded concurrent handshakes, and a dropped handshake tried again -------------------------
+# sshd drops unauthenticated connections beyond MaxStartups (default 10:30:100: from the 11th, 30 % of them, more
+# as they pile up); the client sees the connection closed or reset before or during the banner. A run opens at most
+# MAX_CONNECTS handshakes at once (inventory `stackcheck_max_connects`), and one dropped that way is tried again
+# after a short pause. A TCP refusal, a key refused, a changed host key or a hang are not retried: they are answers.
+MAX_CONNECTS_DEFAULT = 8  # under MaxStartups' 10
+CONNECT_RETRY_PAUSES = (0.2, 0.5, 1.0)  # seconds before the 2nd, 3rd and 4th attempt (plus up to 50 % jitter)
+_NOT_RETRIED = ("authentication failed", "host key", "Connection refused", "No route to host", "Network is unreachable",
+                "could not open a channel", "not retried within this run")  # the last: a bastion that failed
+_connect_slots = threading.BoundedSemaphore(MAX_CONNECTS_DEFAULT)
+
+
+def set_max_connects(n: int) -> None:
+    """At most `n` SSH handshakes at once in this process (each run sets it from its inventory)."""
+    global _connect_slots
+    _connect_slots = threading.BoundedSemaphore(max(1, int(n)))
+
+
+def dropped_handshake(exc: HostUnreachable, took: float, connect_timeout: float) -> bool:
+    """A handshake sshd dropped (closed or reset at once), not a host that refused, rejected or hung."""
+    text = str(exc)
+    return took < 0.5 * connect_timeout and not any(words in text for words in _NOT_RETRIED)
+
+
+def connect_throttled(transport: SSHTransport) -> paramiko.SSHClient:
+    attempt = 0
+    while True:
+        with _connect_slot():
+            started = time.monotonic()
+            try:
+                return transport._connect()
+            except HostUnreachable as exc:
+                took = time.monotonic() - started
+                if attempt >= len(CONNECT_RETRY_PAUSES) or not dropped_handshake(exc, took, transport.connect_timeout):
+                    raise
+                reason = str(exc)
+        pause = CONNECT_RETRY_PAUSES[attempt]
+        logging.getLogger(__name__).info("%s: handshake dropped (%s); again in %.1f s", transport.name, reason, pause)
+        time.sleep(pause * (1 + random.random() / 2))
+        attempt += 1
+
+
+_in_slot = threading.local()
+
+
+@contextlib.contextmanager
+def _connect_slot():
+    """One of the run's handshake slots; a bastion connected on behalf of a host behind it uses that host's slot
+    (waiting for a second one while holding the first could leave every slot held by hosts waiting for it)."""
+    if getattr(_in_slot, "held", False):
+        yield
+        return
+    with _connect_slots:
+        _in_slot.held = True
+        try:
+            yield
+        finally:
+            _in_slot.held = False
