@@ -118,14 +118,16 @@ def test_a_fix_runs_through_sudo_and_without_it_nothing_is_touched(lab_up, tmp_p
 
 LB6 = "test_haproxy_health_check_judges_galera_state[lb]"
 PASSWORD = "sudo-pw-Qx81-not-a-real-one"
+# -f: a session of the user still closing (its sshd child) must not keep the user, and so the next run, failing
+NO_USERS = "rm -f /etc/sudoers.d/pwsudo; for u in pwsudo nosudo; do pkill -u $u; userdel -f -r $u 2>/dev/null; done; true"
 USERS = f"""
+{NO_USERS}
 set -e
 for u in pwsudo nosudo; do useradd --create-home --shell /bin/bash $u; install -d -o $u -g $u -m 700 /home/$u/.ssh
   install -o $u -g $u -m 600 /root/.ssh/authorized_keys /home/$u/.ssh/; done
 printf 'pwsudo:{PASSWORD}\\nnosudo:{PASSWORD}\\n' | chpasswd
 echo 'pwsudo ALL=(ALL:ALL) ALL' > /etc/sudoers.d/pwsudo; chmod 440 /etc/sudoers.d/pwsudo
 """
-NO_USERS = "rm -f /etc/sudoers.d/pwsudo; for u in pwsudo nosudo; do userdel -r $u 2>/dev/null; done; true"
 
 
 def test_sudo_that_asks_for_a_password_gets_it_only_by_reference_and_refusals_are_errors(lab_up, tmp_path):
