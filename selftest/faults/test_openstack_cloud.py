@@ -54,3 +54,26 @@ def test_project_router_without_gateway_fixed(lab_up):
         fixed = run_checks(f"{PROJECTS}::{OS2}", fix=True)
         assert fixed.outcome(OS2) == "fixed", fixed.case(OS2)
     assert run_checks(f"{PROJECTS}::{OS2}").outcome(OS2) == "passed"
+
+
+OS4 = "test_block_storage_answers_with_project_credentials"
+CINDER_CONF = "/etc/cinder/cinder.conf"
+CINDER_UP = "for i in $(seq 1 60); do curl -sf -o /dev/null --max-time 5 http://127.0.0.1:8776/ && break; sleep 1; done"
+
+
+@pytest.mark.covers("OS-4")
+def test_cinder_service_password_wrong_refuses_projects(lab_up):
+    # the notes' Juno incident: Cinder's [keystone_authtoken] password is not its Keystone user's any more, so
+    # cinder-api cannot validate anyone's token and block storage refuses every project. Report-only: the right
+    # password is a secret only the operator has (a fixer would guess it)
+    inject = (f"python3 /opt/labbox/lib/iniset.py {CINDER_CONF} keystone_authtoken password not-the-password && "
+              f"systemctl restart cinder-api && {CINDER_UP}")
+    restore = (f"set -a; . /etc/labbox/secrets.env; set +a; python3 /opt/labbox/lib/iniset.py {CINDER_CONF} "
+               f"keystone_authtoken password \"$CLOUD_SERVICE_PASSWORD\" && systemctl restart cinder-api && {CINDER_UP}")
+    with fault("controller", inject=inject, restore=restore):
+        broken = run_checks(f"{PROJECTS}::{OS4}", fix=True)
+        assert broken.outcome(OS4) == "failed", broken.case(OS4)
+        message = broken.message(OS4)
+        for project in ("production", "development", "test"):
+            assert f"block storage refuses project {project}" in message, message
+    assert run_checks(f"{PROJECTS}::{OS4}").outcome(OS4) == "passed"

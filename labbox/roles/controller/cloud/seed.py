@@ -24,6 +24,9 @@ CATALOG = {
     ("glance", "image"): f"http://{IP}:9292",
     ("nova", "compute"): f"http://{IP}:8774/v2.1",
     ("neutron", "network"): f"http://{IP}:9696",
+    # Cinder's v3 API under both types clients look for (openstacksdk: block-storage; cinderclient: volumev3)
+    ("cinderv3", "block-storage"): f"http://{IP}:8776/v3/%(project_id)s",
+    ("cinderv3", "volumev3"): f"http://{IP}:8776/v3/%(project_id)s",
 }
 # the external networks (NET-5): public's pool is the inventory's floating range (host.floating_range)
 EXTERNAL = [

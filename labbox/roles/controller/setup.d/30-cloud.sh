@@ -150,16 +150,34 @@ uwsgi_one_worker /etc/neutron/neutron-api-uwsgi.ini
 su -s /bin/sh neutron -c "neutron-db-manage --config-file $Q --config-file $M upgrade heads" \
     >/var/log/neutron/labbox-db-manage.log 2>&1 || { tail -20 /var/log/neutron/labbox-db-manage.log >&2; exit 1; }
 
+# --- Cinder: API and scheduler. No volume service: every backend of Cinder 21 that could run here needs what
+# this machine lacks (LVM: device-mapper, CONFIG_BLK_DEV_DM unset; NFS: an NFS client mount inside a container;
+# Ceph: a cluster). Listing volumes (OS-4: block storage answers the projects' credentials) needs none. -------------
+V=/etc/cinder/cinder.conf
+iniset $V DEFAULT transport_url "$TRANSPORT"
+iniset $V DEFAULT auth_strategy keystone
+iniset $V DEFAULT my_ip "$LAB_IP"
+iniset $V DEFAULT osapi_volume_workers 1
+iniset $V DEFAULT enabled_backends ""
+iniset $V database connection "$(dburl cinder cinder)"
+authtoken $V cinder
+iniset $V oslo_concurrency lock_path /var/lib/cinder/tmp
+uwsgi_one_worker /etc/cinder/cinder-api-uwsgi.ini
+su -s /bin/sh cinder -c "cinder-manage db sync" >/var/log/cinder/labbox-db-sync.log 2>&1 \
+    || { tail -20 /var/log/cinder/labbox-db-sync.log >&2; exit 1; }
+
 # --- start them, each answering before the cloud is made through them -------------------------------------------
-SERVICES="placement-api glance-api nova-api nova-conductor nova-scheduler neutron-api neutron-rpc-server"
+SERVICES="placement-api glance-api nova-api nova-conductor nova-scheduler neutron-api neutron-rpc-server cinder-api
+ cinder-scheduler"
 systemctl enable $SERVICES >/dev/null 2>&1
 systemctl restart $SERVICES
-# not run here: the metadata API (no instance asks for it: the lab's image has no cloud-init) and Cinder (stage C)
-systemctl disable --now nova-api-metadata cinder-api cinder-scheduler >/dev/null 2>&1 || true
+# not run here: the metadata API (no instance asks for it: the lab's image has no cloud-init)
+systemctl disable --now nova-api-metadata >/dev/null 2>&1 || true
 wait_http http://127.0.0.1:8778/ placement-api
 wait_http http://127.0.0.1:9292/ glance-api
 wait_http http://127.0.0.1:8774/ nova-api
 wait_http http://127.0.0.1:9696/ neutron-api
+wait_http http://127.0.0.1:8776/ cinder-api
 
 # --- the cloud as the notes leave it, through the APIs ------------------------------------------------------------
 /usr/local/sbin/labbox-cloud-seed cloud
