@@ -27,7 +27,14 @@ EXPECT = {
     # openstack family: the controller carries the notes' Kilo metering settings (Debian 12's Ceilometer has no
     # TTL options), and br-ex's static route goes to the lab's upstream gateway (roles/network/setup.d)
     "ceilometer": {"release": "kilo", "mongo_python": "/usr/local/bin/python3-pymongo4"},
-    "neutron": {"upstream_gateway": "198.18.8.1", "upstream_networks": ["198.18.9.0/24"]},  # UPSTREAM_NET there
+    # the cloud's external networks as roles/controller/cloud/seed.py makes them through Neutron's API (NET-5),
+    # on the network host's bridges and NICs (roles/network/setup.d)
+    "neutron": {"upstream_gateway": "198.18.8.1", "upstream_networks": ["198.18.9.0/24"],  # UPSTREAM_NET there
+                "external_networks": [
+                    {"name": "public", "physnet": "physnet1", "bridge": "br-ex", "nic": "eth2",
+                     "cidr": "198.19.0.0/28", "gateway": "198.19.0.1", "pool": "198.19.0.2-198.19.0.14"},
+                    {"name": "public2", "physnet": "physnet2", "bridge": "br-ex2", "nic": "eth3",
+                     "cidr": "198.19.1.0/28", "gateway": "198.19.1.1", "pool": "198.19.1.2-198.19.1.14"}]},
 }
 
 

@@ -22,7 +22,9 @@ LOGS = STATE / "logs"
 KEY = STATE / "lab_key"
 KNOWN_HOSTS = STATE / "known_hosts"
 SECRET_NAMES = ("DB_ROOT_PASSWORD", "DB_ADMIN_PASSWORD", "KEYSTONE_ADMIN_PASSWORD", "SWIFT_SERVICE_PASSWORD",
-                "HAPROXY_CHECK_PASSWORD", "SST_PASSWORD", "DB_STACKCHECK_PASSWORD")
+                "HAPROXY_CHECK_PASSWORD", "SST_PASSWORD", "DB_STACKCHECK_PASSWORD",
+                # the cloud's (issue 13): its services' Keystone users, their database accounts, RabbitMQ's user
+                "CLOUD_SERVICE_PASSWORD", "CLOUD_DB_PASSWORD", "RABBIT_PASSWORD")
 MARKER = "etc/labbox/provisioned"
 SETUP_LIB = ROLES_DIR.parent / "setup-lib"
 

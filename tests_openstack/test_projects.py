@@ -54,7 +54,8 @@ def test_block_storage_answers_with_project_credentials(cloud, lab, evidence):
     for p in have:
         # the checking user scoped to the project: the Juno failure was Cinder refusing such tokens. Keystone
         # refusing that scope is the checking user's lack of a role there, not Cinder's refusal: an error
-        conn = cloud.connect_as_project(p["id"])
+        # (a dict: openstacksdk takes a plain string for a project NAME, and Keystone refuses an id used as one)
+        conn = cloud.connect_as_project({"id": p["id"], "name": p["name"], "domain_id": p.get("domain_id")})
         try:
             conn.authorize()
         except Exception as exc:  # noqa: BLE001 - no token for the project: cannot check with its credentials
@@ -67,7 +68,10 @@ def test_block_storage_answers_with_project_credentials(cloud, lab, evidence):
         except Exception as exc:  # noqa: BLE001 - any refusal of a project-scoped token is the finding
             problems.append(f"block storage refuses project {p['name']}: {type(exc).__name__}: {str(exc)[:120]}")
     if problems:
-        raise Finding("; ".join(problems) + (f" (also could not check: {'; '.join(unknown)})" if unknown else ""))
+        raise Finding("; ".join(problems) + (f" (also could not check: {'; '.join(unknown)})" if unknown else ""),
+                      remediation="check cinder-api's [keystone_authtoken] in cinder.conf (its service user, password "
+                                  "and auth_url must be Keystone's: the notes' Juno incident) and its log, then "
+                                  "restart cinder-api")
     if unknown:
         raise CannotCheck("cannot check block storage with the projects' credentials: " + "; ".join(unknown))
 

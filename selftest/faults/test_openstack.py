@@ -20,6 +20,7 @@ RESTORE_SPICE_CONTROLLER = (
     "sed \"s#@LAB_NET@#$LAB_NET#\" /opt/labbox/openstack/rules.v4 > /etc/iptables/rules.v4; "
     "iptables-restore < /etc/iptables/rules.v4")
 RESTORE_SPICE_COMPUTE = "bash /opt/labbox/setup.d/50-nova-spice.sh"
+CLOUD_ENV = "set -a; . /etc/labbox/lab.env; . /etc/labbox/secrets.env; set +a; "  # what the lab's seed scripts read
 RESTORE_NEUTRON = "bash /opt/labbox/setup.d/20-network.sh"
 RESTORE_ML2 = "sed -i 's/^flat_networks = .*/flat_networks = physnet1,physnet2/' /etc/neutron/plugins/ml2/ml2_conf.ini"
 
@@ -319,14 +320,16 @@ def test_second_external_network_half_configured_fixed(lab_up):
 def test_deleted_project_recreated(lab_up):
     name = "test_projects_exist"
     env = "set -a; . /etc/labbox/secrets.env; set +a; "
-    osc = ("openstack --os-auth-url http://127.0.0.1:5000/v3 --os-username admin --os-password \"$KEYSTONE_ADMIN_PASSWORD\" "
+    osc = ("openstack --os-auth-url http://127.0.0.1:5000/v3 --os-username admin --os-password=\"$KEYSTONE_ADMIN_PASSWORD\" "
            "--os-project-name admin --os-user-domain-name Default --os-project-domain-name Default "
            "--os-identity-api-version 3")
     # (retried: Keystone under uwsgi now and then drops a connection while other tests load it)
     with fault("controller", inject=f"{env}for i in 1 2 3 4 5; do {osc} project delete test && break; sleep 1; done; "
                                     f"! {osc} project show test >/dev/null 2>&1",
                restore=f"{env}for i in 1 2 3 4 5; do {osc} project show test >/dev/null 2>&1 && break; "
-                       f"{osc} project create --domain default test >/dev/null 2>&1; sleep 1; done"):
+                       f"{osc} project create --domain default test >/dev/null 2>&1; sleep 1; done; "
+                       # the new project test (new id) gets its role, network and router back, as the lab made them
+                       f"{CLOUD_ENV}labbox-keystone-seed >/dev/null && labbox-cloud-seed cloud >/dev/null"):
         broken = run_checks(f"{PROJECTS}::{name}")
         assert_outcomes(broken, {name: "failed"})
         assert "projects missing in Keystone: test" in broken.message(name)

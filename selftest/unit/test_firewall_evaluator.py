@@ -17,6 +17,9 @@ SPICE = ipt.Traffic(6082)
 SPICE_RULE = ipt.accept_rule(6082, "Allow SPICE connections for console access")
 # the lab controller's persisted rules, RDO/packstack style (labbox/roles/controller/openstack/rules.v4)
 CONTROLLER = (REPO / "labbox/roles/controller/openstack/rules.v4").read_text().replace("@LAB_NET@", "198.18.0.0/24")
+# where its first REJECT sits once the SPICE rule is appended after it (the file grows with the lab's services)
+CONTROLLER_REJECT_AT = 1 + [line.startswith("-A INPUT -j REJECT") for line in CONTROLLER.splitlines()
+                            if line.startswith("-A INPUT") and "Allow SPICE" not in line].index(True)
 # RHEL 7's /etc/sysconfig/iptables as iptables-save wrote it, with a SPICE rule (ports 6080 and 6082)
 RHEL7 = (DATA / "openstack/sysconfig-iptables.rhel7-spice.txt").read_text()
 
@@ -191,7 +194,7 @@ def test_accept_goes_before_the_first_rule_that_decides():
     tables = ipt.parse_save(appended)
     assert judge(appended).refused
     position = ipt.insert_position(tables, SPICE)
-    assert position == 8 and tables["filter"].chain("INPUT")[position - 1].target == "REJECT"
+    assert position == CONTROLLER_REJECT_AT and tables["filter"].chain("INPUT")[position - 1].target == "REJECT"
     assert ipt.judge_port(ipt.with_rule_at(tables, SPICE_RULE, position), SPICE).accepted
     fixed = ipt.with_rule_in_file(appended, SPICE_RULE, SPICE)
     lines = fixed.splitlines()
@@ -224,7 +227,7 @@ def test_fixer_moves_a_misplaced_accept_before_the_reject():
     assert firewall.open_running(ctx, ipt.parse_save(appended), [SPICE], SPICE_RULE, "controller")
     assert [(a.do, a.undo) for a in ctx.actions] == [
         (f"iptables -D INPUT {SPICE_RULE}", f"iptables -A INPUT {SPICE_RULE}"),
-        (f"iptables -I INPUT 8 {SPICE_RULE}", f"iptables -D INPUT {SPICE_RULE}")]
+        (f"iptables -I INPUT {CONTROLLER_REJECT_AT} {SPICE_RULE}", f"iptables -D INPUT {SPICE_RULE}")]
     already = _ctx()
     assert not firewall.open_running(already, ipt.parse_save(CONTROLLER), [SPICE], SPICE_RULE, "controller")
     assert already.empty

@@ -8,8 +8,16 @@ action=$1 host=$2 root=$3 state=$4
 img="$state/hosts/$host/metering-volume.ext4"   # in the host's dir: discarded with its overlay
 mnt="$root/var/lib/mongodb"
 cache="$state/cache/nx-27017"
+# the cloud's services (setup.d/30-cloud.sh starts and enables them once configured): Debian's postinsts enabled
+# them in the image, and nova-conductor/-scheduler are Type=notify: unconfigured, their start jobs would hold the
+# host's boot forever (and the others would restart in a loop until setup configures them)
+CLOUD_UNITS="mariadb rabbitmq-server placement-api glance-api nova-api nova-api-metadata nova-conductor
+ nova-scheduler neutron-api neutron-rpc-server cinder-api cinder-scheduler"
 case "$action" in
 up)
+    for unit in $CLOUD_UNITS; do
+        rm -f "$root"/etc/systemd/system/*.wants/"$unit".service "$root"/etc/systemd/system/*.wants/"$unit".socket
+    done
     mkdir -p "$(dirname "$img")"
     if [ ! -f "$img" ]; then
         truncate -s 96M "$img"

@@ -138,5 +138,4 @@ iniset $M ml2 type_drivers vxlan,flat
 iniset $M ml2_type_flat flat_networks physnet1,physnet2
 iniset $M ml2_type_vlan network_vlan_ranges physnet1:1000:2999,physnet2:3000:4999
 ln -sfn $M /etc/neutron/plugin.ini
-# nothing of Neutron runs here (no database, no message queue): only the configuration is checked
-systemctl disable --now neutron-server neutron-rpc-server >/dev/null 2>&1 || true
+# neutron-server itself (its database, message queue, mechanism driver) is 30-cloud.sh's
