@@ -191,7 +191,8 @@ def cmd_down(args) -> int:
             hostctl.wipe(h)
         hostctl.network_down()
         inventory.remove()
-        for path in (provision.SECRETS, provision.LOGS, STATE / "hosts", STATE / "tls"):  # tls: the DB CA
+        # tls: the DB CA; fleet: what is left of a fleet once it is down (its lock file)
+        for path in (provision.SECRETS, provision.LOGS, STATE / "hosts", STATE / "tls", fleet.FLEET_STATE):
             shutil.rmtree(path, ignore_errors=True)
         for path in (provision.KEY, provision.KEY.with_suffix(".pub"), provision.KNOWN_HOSTS):
             path.unlink(missing_ok=True)

@@ -85,7 +85,7 @@ def test_object_store_missing_from_the_catalog(lab_up):
                        "openstack endpoint delete $id; done")
     with fault("controller", inject=inject, restore=RESEED):
         run = run_checks(CHECKS)
-        assert_failed(run, IN_CATALOG, "object-store (no public endpoint)", "it has: identity")
+        assert_failed(run, IN_CATALOG, "object-store (no public endpoint)", "; it has: ", "identity")
         # no object-store URL at all: SWF-2 and SWF-4 have nothing to judge (errors); SWF-1 holds the finding
         assert_error(run, ENDPOINTS, "no enabled object-store endpoint", "SWF-1")
         assert_error(run, SWIFT_STAT, "no object-store endpoint", "SWF-1")
