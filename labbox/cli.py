@@ -17,11 +17,10 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from labbox import hosts as hostctl
 from labbox import image, inventory, provision
-from labbox.sh import LabboxError, run, say
+from labbox.sh import LabboxError, parallel, run, say
 from labbox.topology import BY_NAME, DEPENDENTS, HOSTS, PHASES, ROLES, STATE, LabHost, host
 
 NEEDS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "ssh-keygen", "mount")
@@ -38,14 +37,6 @@ def exclusive():
             say("another labbox up/down/restart is running; waiting for it")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
-
-
-def _parallel(fn, items, workers: int = 8):
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 def _preflight() -> None:
@@ -83,7 +74,7 @@ def bring_up(names: list[str]) -> None:
     hostctl.bridge_up()  # first: the guard route, before anything talks to the lab
     provision.ensure_key()
     image.ensure_base()
-    _parallel(image.ensure_layer, sorted({BY_NAME[n].role for n in names}), workers=3)
+    parallel(image.ensure_layer, sorted({BY_NAME[n].role for n in names}), workers=3)
     todo = [BY_NAME[n] for n in names if not _current(BY_NAME[n])]
     for h in list(todo):
         for dep in DEPENDENTS.get(h.name, ()):
@@ -99,7 +90,7 @@ def bring_up(names: list[str]) -> None:
         booting = time.monotonic()  # (not `started`: that includes building the images)
         for h in todo:
             _boot(h)
-        _parallel(hostctl.wait_booted, todo)
+        parallel(hostctl.wait_booted, todo)
         say(f"booted in {time.monotonic() - booting:.0f} s")
     provision.write_known_hosts()
     failed: dict[str, str] = {}
@@ -116,7 +107,7 @@ def bring_up(names: list[str]) -> None:
         batch = [h for h in todo if h.name in phase]
         if batch:
             say(f"provisioning {', '.join(h.name for h in batch)}")
-            _parallel(provision_one, batch)
+            parallel(provision_one, batch)
     for h in (BY_NAME[n] for n in names if n not in failed):
         try:
             provision.wait_ready(h)
@@ -184,7 +175,7 @@ def cmd_down(args) -> int:
         fleet.down()
     with exclusive():
         say("stopping every host")
-        _parallel(hostctl.stop, HOSTS)
+        parallel(hostctl.stop, HOSTS)
         for h in HOSTS:
             if hostctl.mounted(h.root):
                 provision.outside(h, "down")
@@ -209,7 +200,7 @@ def cmd_build(args) -> int:
     _preflight()
     with exclusive():
         image.ensure_base()
-        _parallel(image.ensure_layer, ROLES, workers=3)
+        parallel(image.ensure_layer, ROLES, workers=3)
     return 0
 
 

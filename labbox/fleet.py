@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import yaml
 
 from labbox import hosts as hostctl
 from labbox import image, provision
-from labbox.sh import LabboxError, ok, run, say
+from labbox.sh import LabboxError, ok, parallel, run, say
 from labbox.topology import BRIDGE as LAB_BRIDGE
 from labbox.topology import GUARD, GUARD_METRIC, PREFIX, REPO, STATE
 
@@ -104,14 +103,6 @@ def exclusive():
         yield
 
 
-def _parallel(fn, items, workers: int = START_WORKERS) -> list:
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
 # --- network ---------------------------------------------------------------------------------------------------
 def bridge_up() -> None:
     hostctl.guard_up()  # the lab's guard route (idempotent): fleet addresses never leave this machine
@@ -127,13 +118,7 @@ def _mac(h: FleetHost, side: int) -> str:
 
 
 def host_net_up(h: FleetHost) -> None:
-    if not Path(f"/run/netns/{h.netns}").exists():
-        run("ip", "netns", "add", h.netns)
-    if not ok("ip", "link", "show", h.veth):
-        run("ip", "link", "add", h.veth, "address", _mac(h, 1), "type", "veth",
-            "peer", "name", "eth0", "address", _mac(h, 0), "netns", h.netns)
-    run("sysctl", "-qw", f"net.ipv6.conf.{h.veth}.disable_ipv6=1")
-    run("ip", "link", "set", h.veth, "master", BRIDGE, "up")
+    hostctl.veth_up(h, BRIDGE, _mac(h, 1), _mac(h, 0))
     run("ip", "-n", h.netns, "link", "set", "lo", "up")
     run("ip", "-n", h.netns, "addr", "replace", f"{h.ip}/24", "dev", "eth0")
     run("ip", "-n", h.netns, "link", "set", "eth0", "up")
@@ -251,11 +236,11 @@ def up(n: int, boot: bool = False) -> None:
     with exclusive():
         if MODE_FILE.exists() and MODE_FILE.read_text().strip() != mode and existing():
             say(f"the fleet runs {MODE_FILE.read_text().strip()}, {mode} asked: starting it afresh")
-            _parallel(discard, existing())
+            parallel(discard, existing(), START_WORKERS)
         extra = [h for h in existing() if h.index > n]
         if extra:
             say(f"removing {len(extra)} host(s) beyond {n}")
-            _parallel(discard, extra)
+            parallel(discard, extra, START_WORKERS)
         bridge_up()
         provision.ensure_key()
         image.ensure_base()
@@ -265,7 +250,7 @@ def up(n: int, boot: bool = False) -> None:
             + (f"; {n - len(todo)} already running" if len(todo) < n else ""))
         started = time.monotonic()
         try:
-            took = _parallel(lambda h: bring_up_one(h, boot), todo)
+            took = parallel(lambda h: bring_up_one(h, boot), todo, START_WORKERS)
         finally:  # even when one failed: the known hosts must match the keys of the hosts now running
             write_inventory([h for h in wanted if (h.root / "etc/ssh/ssh_host_ed25519_key.pub").exists()])
         wall = time.monotonic() - started
@@ -299,7 +284,7 @@ def down() -> None:
     with exclusive():
         hosts = existing()
         say(f"fleet: removing {len(hosts)} host(s)")
-        _parallel(discard, hosts)
+        parallel(discard, hosts, START_WORKERS)
         network_down()
         INVENTORY.unlink(missing_ok=True)
         shutil.rmtree(FLEET_STATE / "hosts", ignore_errors=True)

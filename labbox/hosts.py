@@ -54,18 +54,24 @@ def _mac(h: LabHost, side: int) -> str:
 
 
 def host_net_up(h: LabHost) -> None:
-    if not Path(f"/run/netns/{h.netns}").exists():
-        run("ip", "netns", "add", h.netns)
-    if not ok("ip", "link", "show", h.veth):
-        run("ip", "link", "add", h.veth, "address", _mac(h, 1), "type", "veth",
-            "peer", "name", "eth0", "address", _mac(h, 0), "netns", h.netns)
-    run("sysctl", "-qw", f"net.ipv6.conf.{h.veth}.disable_ipv6=1")
-    run("ip", "link", "set", h.veth, "master", BRIDGE, "up")
+    veth_up(h, BRIDGE, _mac(h, 1), _mac(h, 0))
     ns = ["ip", "netns", "exec", h.netns]
     run(*ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
     run("ip", "-n", h.netns, "link", "set", "lo", "up")
     run("ip", "-n", h.netns, "addr", "replace", f"{h.ip}/24", "dev", "eth0")
     run("ip", "-n", h.netns, "link", "set", "eth0", "up")
+
+
+def veth_up(h, bridge: str, outer_mac: str, inner_mac: str) -> None:
+    """`h`'s network namespace (h.netns), and a veth pair from `bridge` into it, named h.veth outside and eth0
+    inside (a lab host's or a fleet host's); idempotent."""
+    if not Path(f"/run/netns/{h.netns}").exists():
+        run("ip", "netns", "add", h.netns)
+    if not ok("ip", "link", "show", h.veth):
+        run("ip", "link", "add", h.veth, "address", outer_mac, "type", "veth",
+            "peer", "name", "eth0", "address", inner_mac, "netns", h.netns)
+    run("sysctl", "-qw", f"net.ipv6.conf.{h.veth}.disable_ipv6=1")
+    run("ip", "link", "set", h.veth, "master", bridge, "up")
 
 
 def mounted(path: Path) -> bool:

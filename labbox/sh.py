@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 class LabboxError(Exception):
@@ -27,3 +28,12 @@ def ok(*cmd: str) -> bool:
 
 def say(message: str) -> None:
     print(f"[labbox {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parallel(fn, items, workers: int = 8) -> list:
+    """fn over items, `workers` at a time; the results in the items' order (an exception ends it)."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
