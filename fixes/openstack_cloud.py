@@ -1,7 +1,8 @@
 """Fixers for the cloud as its APIs show it (openstacksdk only): an external network that lost router:external or
-whose subnet got DHCP turned on (NET-5), a project router that lost its gateway (OS-2). Each restores what the
-inventory declares (stackcheck.neutron.external_networks); what would be a guess (which router should carry the
-public gateway, a network or project that is missing) stays report-only. Every step names the API call it makes,
+whose subnet got DHCP turned on (NET-5), a project router that lost its gateway (OS-2), a long-lived instance that
+was stopped (OS-5). Each restores what the inventory declares (stackcheck.neutron.external_networks,
+stackcheck.cloud.long_lived_instances); what would be a guess (which router should carry the public gateway, a
+network or project that is missing, an instance in ERROR) stays report-only. Every step names the API call it makes,
 so --dry-run shows exactly what would be sent."""
 from __future__ import annotations
 
@@ -62,3 +63,24 @@ def restore_project_router_gateways(ctx):
                  f"(router {router.name} of project {project.name}, gateway on {public_name})",
                  lambda router=router: api.update_router(router, external_gateway_info={"network_id": public_id}),
                  undo=lambda router=router: api.update_router(router, external_gateway_info={}))
+
+
+@fixer("OS-5", risk="restart", checks=["test_long_lived_instances_active"])
+def start_stopped_long_lived_instances(ctx):
+    """Start the inventory's long-lived instances that are SHUTOFF (stopped by someone, or not resumed after the
+    compute host rebooted), and wait until Nova reports them ACTIVE. An instance in ERROR, PAUSED, SUSPENDED or
+    missing is left to the operator: what put it there is theirs to find (a rebuild or reset would be a guess)."""
+    api = ctx.extra["cloud"].compute
+    names = ctx.lab.get("cloud.long_lived_instances") or []
+    if not names:
+        raise FixDeclined("stackcheck.cloud.long_lived_instances is not set: nothing says which instances to start")
+    for server in api.servers(all_projects=True):
+        if server.name not in names or server.status != "SHUTOFF":
+            continue
+
+        def start(server=server):
+            api.start_server(server)
+            api.wait_for_server(server, status="ACTIVE", wait=180)
+
+        ctx.call(f"POST /servers/{server.id}/action {{os-start: null}} (instance {server.name}), then wait until "
+                 "it is ACTIVE", start, undo=lambda server=server: api.stop_server(server))

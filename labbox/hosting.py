@@ -15,14 +15,11 @@ NOT_HOSTED: dict[str, str] = {
                "device-mapper target(s) not detected in your kernel\"), so a cinder-volumes VG could hold no volume, "
                "and the storage host (an nspawn container) has no block device of its own; the check is proven on "
                "`vgs` output captured here (selftest/unit/test_probe_host.py)"),
-    # openstack family: the lab's cloud runs Keystone, Placement, Glance, Nova's control plane, neutron-server and
-    # Cinder's API and scheduler (roles/controller/setup.d/30-cloud.sh); NET-5, OS-2 and OS-4 run on it. Cinder has
-    # no volume service: its LVM backend needs device-mapper (CONFIG_BLK_DEV_DM unset here, see HOST-8), NFS an NFS
-    # client mount inside a container, Ceph a cluster; OS-4 (block storage answers the projects' credentials)
-    # needs none
-    "OS-5": ("the lab's cloud has no compute host registered (issue 13 stage B: nova-compute on the compute host is "
-             "not yet wired to the controller's conductor and Placement), so there are no instances; proven on Nova "
-             "API responses in selftest/unit/test_probe_openstack.py"),
+    # openstack family: the lab's cloud runs Keystone, Placement, Glance, Nova (API, conductor, scheduler on the
+    # controller; nova-compute with QEMU/TCG on compute), Neutron (server; OVS agents on network and compute, L3 on
+    # network) and Cinder's API and scheduler; NET-5, OS-1, OS-2, OS-4 and OS-5 run on it. Cinder has no volume
+    # service: its LVM backend needs device-mapper (CONFIG_BLK_DEV_DM unset here, see HOST-8), NFS an NFS client
+    # mount inside a container, Ceph a cluster; OS-4 (block storage answers the projects' credentials) needs none
 }
 
 # What the healthy lab reports as not applicable, each with the fact that makes it so: observed on the lab's

@@ -27,7 +27,7 @@ EXPECT = {
     # openstack family: the controller carries the notes' Kilo metering settings (Debian 12's Ceilometer has no
     # TTL options), and br-ex's static route goes to the lab's upstream gateway (roles/network/setup.d)
     "ceilometer": {"release": "kilo", "mongo_python": "/usr/local/bin/python3-pymongo4"},
-    # the cloud's external networks as roles/controller/cloud/seed.py makes them through Neutron's API (NET-5),
+    # the cloud's external networks as setup-lib/cloud_seed.py makes them through Neutron's API (NET-5),
     # on the network host's bridges and NICs (roles/network/setup.d)
     "neutron": {"upstream_gateway": "198.18.8.1", "upstream_networks": ["198.18.9.0/24"],  # UPSTREAM_NET there
                 "external_networks": [
@@ -36,6 +36,13 @@ EXPECT = {
                     {"name": "public2", "physnet": "physnet2", "bridge": "br-ex2", "nic": "eth3",
                      "cidr": "198.19.1.0/28", "gateway": "198.19.1.1", "pool": "198.19.1.2-198.19.1.14"}]},
 }
+
+
+def _nova_virt_type() -> str:
+    """What compute's provisioning found nova can run (roles/compute/setup.d/40-nova-compute.sh: KVM only when a
+    KVM guest really boots on this machine, else QEMU/TCG): the lab declares it, VIRT-4 checks nova against it."""
+    found = BY_NAME["compute"].root / "var/lib/labbox/virt_type"
+    return found.read_text().strip() if found.exists() else "kvm"
 
 
 def _ref(name: str) -> dict | None:
@@ -62,11 +69,14 @@ def inventory() -> dict:
         children.setdefault(h.role, {"hosts": {}})["hosts"][h.name] = hv
     children["dashboard"] = {"hosts": {"controller": {}}}
     stackcheck = {k: dict(v) for k, v in EXPECT.items()}
+    stackcheck["host"]["nova_virt_type"] = _nova_virt_type()
     # the checks read as the least-privileged `stackcheck` account, over TLS only (its CA verifies every node and
     # the VIP); fixers write as root (roles/dbnode/setup.d/40-accounts.sh)
     stackcheck["db"] = {"user": "stackcheck", "password": _ref("DB_STACKCHECK_PASSWORD"),
                         "tls": {"ca": str(DB_CA)}, "fix_user": "root", "fix_password": _ref("DB_ROOT_PASSWORD")}
-    stackcheck["cloud"] = {"name": CLOUD, "clouds_yaml": str(CLOUDS_YAML)}
+    stackcheck["cloud"] = {"name": CLOUD, "clouds_yaml": str(CLOUDS_YAML),
+                           # booted by roles/compute/setup.d/60-instances.sh (setup-lib/cloud_seed.py INSTANCES)
+                           "long_lived_instances": ["long-term-1", "long-term-2"]}
     for key, name in (("ec2_access", "ec2_access"), ("ec2_secret", "ec2_secret")):
         if _ref(name):
             stackcheck["cloud"][key] = _ref(name)

@@ -64,10 +64,11 @@ ROLES = sorted({h.role for h in HOSTS})
 VIP = BY_NAME["lb"].ip
 
 # Provisioning phases: hosts of one phase are set up in parallel; a phase starts when the previous is done.
-PHASES = [["dbnode1", "controller", "network", "compute"], ["dbnode2", "dbnode3", "storage"], ["lb"]]
+PHASES = [["dbnode1", "controller"], ["dbnode2", "dbnode3", "storage", "network", "compute"], ["lb"]]
 # A host provisioned against another's state must be provisioned again when that one is: storage's S3 fixture
-# lives in an account of the controller's Keystone, and its s3token caches a token of it.
-DEPENDENTS = {"controller": ["storage"]}
+# lives in an account of the controller's Keystone, and its s3token caches a token of it; compute's nova-compute
+# and network's agents register in the controller's cloud (its database), and compute boots the instances there.
+DEPENDENTS = {"controller": ["storage", "network", "compute"]}
 
 
 def host(name: str) -> LabHost:

@@ -99,9 +99,13 @@ def test_physical_host_is_the_kvm_compute_node(libvirt, transport, lab, evidence
         if facts.vm != "none":
             problems.append(f"the compute host is itself a VM ({facts.vm}): instances would run nested")
             by_hand.append("run nova-compute on the physical host, not in a VM")
-    if facts.virt_type != "kvm":
-        problems.append(f"nova [libvirt] virt_type = {facts.virt_type} (instances would be emulated, not KVM)")
-        by_hand.append("set [libvirt] virt_type = kvm in nova.conf and restart nova-compute")
+    wanted = lab.get("host.nova_virt_type")
+    evidence["virt_type_expected"] = wanted
+    if facts.virt_type != wanted:
+        emulated = " (instances would be emulated, not KVM)" if wanted == "kvm" else ""
+        problems.append(f"nova [libvirt] virt_type = {facts.virt_type}{emulated}, expected {wanted} "
+                        "(stackcheck.host.nova_virt_type)")
+        by_hand.append(f"set [libvirt] virt_type = {wanted} in nova.conf and restart nova-compute")
     message = "compute node: " + "; ".join(problems) + "; expected nova-compute running with KVM"
     if by_hand:
         start = ["start nova-compute (pytest --fix)"] if nova is not None and not nova.running else []

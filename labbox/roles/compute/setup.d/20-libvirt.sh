@@ -9,6 +9,13 @@ export LIBVIRT_DEFAULT_URI=qemu:///system
 # libvirtd needs the libvirt-qemu user and a running virtlogd (shared/recipes/compute-network)
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+# The host's cgroup v1 controllers are mounted read-only inside the nspawn host: libvirt must not try to make a
+# cgroup per guest ("Failed to create v1 controller cpu for group: Read-only file system", and Nova's instance goes
+# to ERROR). A physical compute node keeps the default; this one lists no controller.
+if ! grep -qx 'cgroup_controllers = \[ \]' /etc/libvirt/qemu.conf; then
+  echo 'cgroup_controllers = [ ]' >> /etc/libvirt/qemu.conf
+  systemctl try-restart libvirtd.service   # running since boot (socket activation): read the setting now
+fi
 systemctl enable --now virtlogd.socket libvirtd.socket libvirtd-ro.socket >/dev/null 2>&1 || true
 systemctl enable libvirtd.service >/dev/null 2>&1 || true
 systemctl start virtlogd.service libvirtd.service

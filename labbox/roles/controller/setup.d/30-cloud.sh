@@ -1,7 +1,8 @@
 #!/bin/bash
 # The cloud's control plane on the controller (issue 13): RabbitMQ, the services' own MariaDB, Placement, Glance
 # (file store), nova-api/conductor/scheduler, neutron-server (ML2 flat + vxlan, OVS driver), then Keystone's
-# service users and catalog and the cloud's networks, routers and image through the APIs (cloud/seed.py).
+# service users and catalog and the cloud's networks and routers through the APIs (lib/cloud_seed.py; its
+# `instances` step runs on compute).
 # One worker per service (2-core machine). Idempotent: every step sets a state; databases are made once.
 #
 # Why a MariaDB of its own on the controller and not the Galera cluster through the VIP (as real sites do): the
@@ -40,7 +41,7 @@ rabbitmqctl -q delete_user guest >/dev/null 2>&1 || true
 TRANSPORT="rabbit://openstack:$RABBIT_PASSWORD@$LAB_IP:5672/"
 
 # --- Keystone: service users and the catalog (before any service starts: their authtoken needs them) ----------------
-install -m 0700 $C/seed.py /usr/local/sbin/labbox-cloud-seed
+install -m 0700 /opt/labbox/lib/cloud_seed.py /usr/local/sbin/labbox-cloud-seed
 /usr/local/sbin/labbox-cloud-seed keystone
 
 authtoken() {  # FILE USER: the [keystone_authtoken] of a service
@@ -118,6 +119,13 @@ service_auth $N placement placement
 service_auth $N neutron neutron
 iniset $N neutron service_metadata_proxy false
 uwsgi_one_worker /etc/nova/nova-api-uwsgi.ini
+# nova-api under uwsgi is monkey-patched by eventlet, but no hub runs between requests: its RabbitMQ heartbeats
+# stop, RabbitMQ closes the idle connection after 60 s ("missed heartbeats from client"), and the next RPC call
+# (a console URL: nova-api waits for nova-compute's reply) times out after 60 s. oslo.messaging's answer for WSGI
+# services: the heartbeat in a native thread, for nova-api only (a file only it reads; not for the eventlet daemons)
+printf '[oslo_messaging_rabbit]\nheartbeat_in_pthread = true\n' > /etc/nova/nova-api.conf
+chgrp nova /etc/nova/nova-api.conf; chmod 0640 /etc/nova/nova-api.conf
+iniset /etc/nova/nova-api-uwsgi.ini uwsgi env "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf;nova-api.conf"
 nm() { su -s /bin/sh nova -c "nova-manage $*" >>/var/log/nova/labbox-manage.log 2>&1 \
          || { echo "nova-manage $* failed:" >&2; tail -20 /var/log/nova/labbox-manage.log >&2; return 1; }; }
 nm api_db sync

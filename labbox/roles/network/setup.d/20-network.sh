@@ -1,7 +1,8 @@
 #!/bin/bash
 # Network node of the notes: OVS br-ex with the external NIC eth2, a second external network br-ex2 with eth3,
 # br-int with the agent's int-br-ex* patch ports; br-ex without an address and a static route to the upstream
-# gateway; l3_agent.ini and bridge_mappings for two external networks. Idempotent.
+# gateway; l3_agent.ini and bridge_mappings for two external networks; the OVS and L3 agents serving the
+# controller's neutron-server. Idempotent.
 # eth2/eth3 are veths inside this host (their peers ext-eth2/ext-eth3 stand for the wires to the outside).
 # Every bridge uses datapath_type=netdev: the kernel datapath needs the openvswitch module, which this machine's
 # kernel does not have (with it, bridges would show in `ovs-vsctl show` and still not work).
@@ -12,9 +13,8 @@ UPSTREAM_NET=198.18.9.0/24    # what is reached through it
 
 iniset() { python3 /opt/labbox/lib/iniset.py "$@"; }   # FILE SECTION KEY VALUE
 
-# the agents cannot run without a message queue: keep them from restart loops (their config is what is checked)
-systemctl disable --now neutron-l3-agent neutron-openvswitch-agent neutron-dhcp-agent neutron-metadata-agent \
-    >/dev/null 2>&1 || true
+# not run here: DHCP and metadata (the lab's guest has no DHCP client nor cloud-init)
+systemctl disable --now neutron-dhcp-agent neutron-metadata-agent >/dev/null 2>&1 || true
 systemctl enable openvswitch-switch >/dev/null 2>&1 || true
 systemctl start openvswitch-switch
 for i in $(seq 1 50); do ovs-vsctl --timeout=2 show >/dev/null 2>&1 && break; sleep 0.2; done
@@ -42,4 +42,8 @@ ip route replace $UPSTREAM_NET via $UPSTREAM_GW dev br-ex onlink
 L3=/etc/neutron/l3_agent.ini
 iniset $L3 DEFAULT gateway_external_network_id ""
 iniset $L3 DEFAULT external_network_bridge ""
-iniset /etc/neutron/plugins/ml2/openvswitch_agent.ini ovs bridge_mappings physnet1:br-ex,physnet2:br-ex2
+iniset $L3 DEFAULT interface_driver openvswitch
+# the agents join the controller's cloud: the OVS agent (bridge_mappings for both external networks), then L3
+. /opt/labbox/lib/neutron-agent.sh physnet1:br-ex,physnet2:br-ex2
+systemctl enable neutron-l3-agent >/dev/null 2>&1
+systemctl restart neutron-l3-agent

@@ -1,13 +1,18 @@
 #!/usr/bin/python3
 """The lab's cloud as the notes leave it, through the real APIs (openstacksdk 0.101, Debian's /usr/bin/python3).
 
-    seed.py keystone   the services' users (project service, role admin) and their catalog entries
-    seed.py cloud      external networks public (physnet1) and public2 (physnet2): flat, router:external, subnets
-                       with DHCP off and an allocation pool; projects production, development, test each with a
-                       private network, subnet and router whose gateway is on public
+    cloud_seed.py keystone   the services' users (project service, role admin) and their catalog entries
+    cloud_seed.py cloud      external networks public (physnet1) and public2 (physnet2): flat, router:external,
+                             subnets with DHCP off and an allocation pool; projects production, development, test
+                             each with a private network, subnet and router whose gateway is on public
+    cloud_seed.py instances  (on the compute host, once its nova-compute serves) the guest image in Glance, the
+                             flavor, and the long-lived instances ACTIVE on this host, each on its project's network
 Idempotent (a second run only converges; also the restore step of the fault tests). Reads lab.env + secrets.env.
 The values below are the lab inventory's expectations too (labbox/inventory.py EXPECT): keep them in step."""
+import hashlib
 import os
+import socket
+import subprocess
 import sys
 import time
 
@@ -37,6 +42,18 @@ EXTERNAL = [
 ]
 # each project's private network (OS-2): name prefix -> its subnet
 PROJECTS = {"production": "10.10.1.0/24", "development": "10.10.2.0/24", "test": "10.10.3.0/24"}
+
+
+# the long-lived instances (OS-5): name -> project; booted from the guest image labbox/roles/compute/guest/build.sh
+# makes from Debian's cloud kernel and busybox-static (a kernel, a ramdisk and a machine image that names both)
+INSTANCES = {"long-term-1": "production", "long-term-2": "development"}
+GUEST_DIR = "/var/lib/labbox/guest"
+GUEST_IMAGE = "labbox-guest"
+FLAVOR = {"name": "labbox.tiny", "ram": 96, "vcpus": 1, "disk": 1}  # 96 MiB: the guest boots in 64 MiB no more
+
+
+class SeedFailed(Exception):
+    """What trying again will not change (an instance that failed to build): no retry."""
 
 
 def connect(project="admin"):
@@ -145,13 +162,107 @@ def cloud(conn):
     project_networks(conn, nets["public"])
 
 
+def _md5(path):
+    with open(path, "rb") as f:
+        return hashlib.md5(f.read()).hexdigest()  # noqa: S324 (Glance's own checksum, not a security measure)
+
+
+def _image(conn, name, path, fmt, **properties):
+    """The Glance image `name` with the content of `path`: kept when its checksum matches, else made again."""
+    found = [i for i in conn.image.images(name=name)]
+    if len(found) == 1 and found[0].checksum == _md5(path) and found[0].status == "active":
+        return found[0]
+    for old in found:
+        conn.image.delete_image(old)
+    return conn.image.create_image(name=name, filename=path, disk_format=fmt, container_format=fmt,
+                                   visibility="public", wait=True, timeout=300, **properties)
+
+
+def guest_image(conn):
+    kernel = _image(conn, f"{GUEST_IMAGE}-kernel", f"{GUEST_DIR}/vmlinuz", "aki")
+    ramdisk = _image(conn, f"{GUEST_IMAGE}-ramdisk", f"{GUEST_DIR}/initrd.gz", "ari")
+    machine = [i for i in conn.image.images(name=GUEST_IMAGE)]
+    if len(machine) == 1 and machine[0].disk_format == "raw" and machine[0].properties.get("kernel_id") == kernel.id \
+            and machine[0].properties.get("ramdisk_id") == ramdisk.id:
+        return machine[0]
+    for old in machine:
+        conn.image.delete_image(old)
+    # raw, not ami: Nova 26's image inspection compares an ami's declared format with qemu-img's "raw" and
+    # refuses it; Nova boots the kernel and ramdisk the image names whatever its format
+    return conn.image.create_image(name=GUEST_IMAGE, filename=f"{GUEST_DIR}/disk.raw", disk_format="raw",
+                                   container_format="bare", visibility="public", wait=True, timeout=300,
+                                   kernel_id=kernel.id, ramdisk_id=ramdisk.id,
+                                   os_command_line="console=ttyS0 quiet")
+
+
+def flavor(conn):
+    found = conn.compute.find_flavor(FLAVOR["name"])
+    if found is not None:
+        return found
+    return conn.compute.create_flavor(name=FLAVOR["name"], ram=FLAVOR["ram"], vcpus=FLAVOR["vcpus"],
+                                      disk=FLAVOR["disk"], is_public=True)
+
+
+def wait_hypervisor(conn, host, timeout=180):
+    """Until Nova lists this host's hypervisor (the scheduler maps new compute hosts every 30 s) and its
+    nova-compute service is up."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        services = [s for s in conn.compute.services(binary="nova-compute", host=host)]
+        hypervisors = [h for h in conn.compute.hypervisors() if h.name.split(".")[0] == host]
+        if hypervisors and services and services[0].state == "up":
+            return
+        time.sleep(3)
+    raise SeedFailed(f"nova-compute on {host} did not register within {timeout} s")
+
+
+def project_id(conn, name):
+    return conn.identity.find_project(name, domain_id=conn.identity.find_domain("default").id).id
+
+
+def _domain(name):
+    """libvirt's state of an instance's domain on this host: 'running', 'shut off', ... or '' (no such domain)."""
+    out = subprocess.run(["virsh", "-c", "qemu:///system", "domstate", name], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def instances(conn):
+    host = socket.gethostname()
+    wait_hypervisor(conn, host)
+    image, size = guest_image(conn), flavor(conn)
+    for name, project in INSTANCES.items():
+        api = connect(project).compute
+        kept = None
+        for server in api.servers(name=f"^{name}$"):
+            state = _domain(server.instance_name) if server.compute_host == host else ""
+            if kept is None and server.status == "ACTIVE" and state == "running":
+                kept = server
+            elif kept is None and server.status == "SHUTOFF" and state == "shut off":
+                api.start_server(server)  # stopped (a fault test, an operator): started as the fixer would
+                kept = api.wait_for_server(server, status="ACTIVE", wait=300)
+            else:  # its domain is gone (this host was made again), it is in ERROR, or it is a second one
+                api.delete_server(server)
+                api.wait_for_delete(server, wait=300)
+        if kept is None:
+            net = conn.network.find_network(f"{project}-net", project_id=project_id(conn, project))
+            server = api.create_server(name=name, image_id=image.id, flavor_id=size.id,
+                                       networks=[{"uuid": net.id}])
+            try:
+                api.wait_for_server(server, status="ACTIVE", wait=300)
+            except openstack.exceptions.ResourceFailure:
+                fault = (api.get(f"/servers/{server.id}").json()["server"].get("fault") or {}).get("message", "none recorded")
+                raise SeedFailed(f"instance {name} went to ERROR: {fault}") from None
+
+
 def main():
-    step = {"keystone": keystone, "cloud": cloud}[sys.argv[1]]
+    step = {"keystone": keystone, "cloud": cloud, "instances": instances}[sys.argv[1]]
     started = time.time()
     for attempt in range(10):  # services answer before they are fully up (authtoken, RPC): retries, bounded
         try:
             step(connect())
             break
+        except SeedFailed:
+            raise
         except Exception as exc:  # noqa: BLE001
             if attempt == 9:
                 raise
