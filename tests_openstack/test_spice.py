@@ -4,9 +4,9 @@ import pytest
 import requests
 
 from stackcheck.cloudtls import cloud_verify
-from stackcheck.probes import batch, hostconf, ini, spice
+from stackcheck.probes import batch, cloudapi, hostconf, ini, spice, spice_console
 from stackcheck.probes import iptables as ipt
-from stackcheck.verdicts import CannotCheck, Finding
+from stackcheck.verdicts import CannotCheck, Finding, need
 
 PROXY_UNITS, PERSISTED_RULES, proxy_unit = spice.PROXY_UNITS, spice.PERSISTED_RULES, spice.proxy_unit
 
@@ -59,6 +59,32 @@ def test_spice_proxy_binds_all_and_base_url_answers(target, transport, lab, evid
         raise Finding(f"html5proxy_base_url {url} does not answer: {type(exc).__name__}: {str(exc)[:160]}") \
             from None
     assert r.status_code == 200, f"html5proxy_base_url {url} answered HTTP {r.status_code} (expected 200)"
+
+
+@pytest.mark.requirement("SPC-2")
+@pytest.mark.role("controller")
+@pytest.mark.severity("medium")
+def test_spice_console_of_an_instance_reaches_it(cloud, lab, evidence):
+    """The console Nova hands out for a long-lived instance really reaches it: through the proxy, a SPICE link
+    request gets the SPICE server's reply (the base URL's page answering proves only that the proxy serves files)."""
+    names = need(lab, "cloud.long_lived_instances", "an instance whose SPICE console the check can open")
+    cloudapi.require_service(cloud, "compute", "consoles are Nova's")
+    active = sorted((s for s in cloud.compute.servers(all_projects=True) if s.name in names and s.status == "ACTIVE"),
+                    key=lambda s: s.name)
+    if not active:
+        raise CannotCheck(f"cannot check a console: no long-lived instance is ACTIVE ({', '.join(names)}; see OS-5)")
+    server = active[0]
+    evidence["instance"] = f"{server.name} ({server.id})"
+    try:
+        url = cloud.compute.create_console(server, console_type="spice-html5")["url"]
+    except Exception as exc:  # noqa: BLE001 - openstacksdk raises HttpException or a transport error: both findings
+        raise Finding(f"Nova gave no SPICE console for {server.name}: {type(exc).__name__}: {str(exc)[:200]}",
+                      remediation="see nova-api's log (RPC to nova-compute) and nova-compute's [spice] settings") \
+            from None
+    evidence["console"] = spice_console.without_token(url)
+    reached = spice_console.reach(url, lab.get("connect_timeout"))
+    evidence["answer"] = reached.detail
+    assert reached.ok, f"SPICE console of {server.name} ({spice_console.without_token(url)}): {reached.detail}"
 
 
 @pytest.mark.requirement("SPC-3")

@@ -112,6 +112,27 @@ def test_spice_proxy_stopped_and_disabled_fixed(lab_up):
         assert_outcomes(run_checks(f"{SPICE}::{url}", fix=True), {url: "fixed"})
 
 
+@pytest.mark.covers("SPC-2", "SPC-3")
+def test_instance_console_unreachable_through_wrong_proxyclient_address_fixed(lab_up):
+    console, addr = ("test_spice_console_of_an_instance_reaches_it",
+                     "test_spice_server_addresses_on_compute[compute]")
+    # compute names an address the proxy cannot reach its SPICE servers at (a renumbered internal network), and
+    # nova-compute was restarted with it: Nova still hands out console URLs, the proxy serves its page, and every
+    # console breaks off. The base URL check cannot see it; opening a real console does
+    inject = ("sed -i 's/^server_proxyclient_address = .*/server_proxyclient_address = 198.18.0.99/' "
+              "/etc/nova/nova.conf && systemctl restart nova-compute")
+    with fault("compute", inject=inject, restore=RESTORE_SPICE_COMPUTE):
+        broken = run_checks(f"{SPICE}::{console}", f"{SPICE}::{addr}")
+        assert_outcomes(broken, {console: "failed", addr: "failed"})
+        message = broken.message(console)
+        assert message.startswith("SPICE console of long-term-1 (http://198.18.0.11:6082/spice_auto.html"
+                                  "?token=<redacted>)"), message
+        assert "broke off" in message or "closed the console" in message, message
+        assert "token=" not in message.replace("token=<redacted>", ""), "the console token leaked into the report"
+        assert_outcomes(run_checks(f"{SPICE}::{addr}", fix=True), {addr: "fixed"})
+        assert_passes(run_checks(f"{SPICE}::{console}"), [console])
+
+
 @pytest.mark.covers("HZN-1")
 def test_prefork_mpm_switched_back_to_event(lab_up):
     mpm, login = "test_apache_runs_event_mpm_only[controller]", "test_login_page_answers_also_after_session_expiry[controller]"

@@ -175,8 +175,10 @@ su -s /bin/sh cinder -c "cinder-manage db sync" >/var/log/cinder/labbox-db-sync.
     || { tail -20 /var/log/cinder/labbox-db-sync.log >&2; exit 1; }
 
 # --- start them, each answering before the cloud is made through them -------------------------------------------
-SERVICES="placement-api glance-api nova-api nova-conductor nova-scheduler neutron-api neutron-rpc-server cinder-api
- cinder-scheduler"
+# (nova-spicehtml5proxy too: started by 20-openstack.sh before nova.conf named its database, it would look for
+# the consoles' tokens in a SQLite file that has none, and every console URL would be refused)
+SERVICES="placement-api glance-api nova-api nova-conductor nova-scheduler nova-spicehtml5proxy neutron-api
+ neutron-rpc-server cinder-api cinder-scheduler"
 systemctl enable $SERVICES >/dev/null 2>&1
 systemctl restart $SERVICES
 # not run here: the metadata API (no instance asks for it: the lab's image has no cloud-init)
