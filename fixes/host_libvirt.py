@@ -101,9 +101,10 @@ def start_nova_compute(ctx):
     if not facts.has_kvm_device:
         raise FixDeclined(f"/dev/kvm is missing ({facts.dev_kvm}): enable VT-x/AMD-V in the firmware and load "
                           f"kvm_intel/kvm_amd; starting nova-compute would not give it KVM")
-    if facts.virt_type != "kvm":
-        raise FixDeclined(f"nova's [libvirt] virt_type is {facts.virt_type}: set it to kvm in nova.conf by hand "
-                          f"(it decides how every instance runs)")
+    wanted = ctx.lab.get("host.nova_virt_type")
+    if facts.virt_type != wanted:
+        raise FixDeclined(f"nova's [libvirt] virt_type is {facts.virt_type}, expected {wanted}: set it in nova.conf "
+                          f"by hand (it decides how every instance runs)")
     if not unit.is_enabled:
         ctx.command(f"systemctl enable {unit.name}.service", undo=f"systemctl disable {unit.name}.service")
     if not unit.running:

@@ -182,8 +182,11 @@ def guest_image(conn):
     kernel = _image(conn, f"{GUEST_IMAGE}-kernel", f"{GUEST_DIR}/vmlinuz", "aki")
     ramdisk = _image(conn, f"{GUEST_IMAGE}-ramdisk", f"{GUEST_DIR}/initrd.gz", "ari")
     machine = [i for i in conn.image.images(name=GUEST_IMAGE)]
-    if len(machine) == 1 and machine[0].disk_format == "raw" and machine[0].properties.get("kernel_id") == kernel.id \
-            and machine[0].properties.get("ramdisk_id") == ramdisk.id:
+    # os_shutdown_timeout: busybox's init ignores ACPI power-off; Nova would wait its default 60 s, then destroy
+    properties = {"kernel_id": kernel.id, "ramdisk_id": ramdisk.id, "os_command_line": "console=ttyS0 quiet",
+                  "os_shutdown_timeout": "5"}
+    if len(machine) == 1 and machine[0].disk_format == "raw" \
+            and all(str(machine[0].properties.get(k)) == v for k, v in properties.items()):
         return machine[0]
     for old in machine:
         conn.image.delete_image(old)
@@ -191,8 +194,7 @@ def guest_image(conn):
     # refuses it; Nova boots the kernel and ramdisk the image names whatever its format
     return conn.image.create_image(name=GUEST_IMAGE, filename=f"{GUEST_DIR}/disk.raw", disk_format="raw",
                                    container_format="bare", visibility="public", wait=True, timeout=300,
-                                   kernel_id=kernel.id, ramdisk_id=ramdisk.id,
-                                   os_command_line="console=ttyS0 quiet")
+                                   **properties)
 
 
 def flavor(conn):

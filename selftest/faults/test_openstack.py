@@ -133,6 +133,22 @@ def test_instance_console_unreachable_through_wrong_proxyclient_address_fixed(la
         assert_passes(run_checks(f"{SPICE}::{console}"), [console])
 
 
+@pytest.mark.covers("SPC-2")
+def test_console_urls_pointing_at_the_wrong_host_found(lab_up):
+    console = "test_spice_console_of_an_instance_reaches_it"
+    # compute's html5proxy_base_url names the compute host instead of the control node (Nova builds the console
+    # URLs there): every URL Nova hands out points where no proxy listens. The control node's own nova.conf is
+    # right, so only opening a console shows it; report-only (which host runs the proxy is the operator's call)
+    inject = ("sed -i 's|^html5proxy_base_url = .*|html5proxy_base_url = http://198.18.0.14:6082/spice_auto.html|' "
+              "/etc/nova/nova.conf && systemctl restart nova-compute")
+    with fault("compute", inject=inject, restore=RESTORE_SPICE_COMPUTE):
+        broken = run_checks(f"{SPICE}::{console}", fix=True)
+        assert_outcomes(broken, {console: "failed"})
+        assert "(http://198.18.0.14:6082/spice_auto.html?token=<redacted>): nothing accepts connections at " \
+               "198.18.0.14:6082 (the console proxy)" in broken.message(console), broken.message(console)
+    assert_passes(run_checks(f"{SPICE}::{console}"), [console])
+
+
 @pytest.mark.covers("HZN-1")
 def test_prefork_mpm_switched_back_to_event(lab_up):
     mpm, login = "test_apache_runs_event_mpm_only[controller]", "test_login_page_answers_also_after_session_expiry[controller]"

@@ -12,7 +12,6 @@ set -euo pipefail
 . /etc/labbox/secrets.env
 iniset() { python3 /opt/labbox/lib/iniset.py "$@"; }   # FILE SECTION KEY VALUE
 GUEST=/var/lib/labbox/guest
-KS="http://$LAB_IP_CONTROLLER:5000"
 
 /opt/labbox/guest/build.sh "$GUEST"
 
@@ -29,22 +28,13 @@ install -d /etc/nova
 printf '[DEFAULT]\ncompute_driver = libvirt.LibvirtDriver\n\n[libvirt]\nvirt_type = %s\n' "$virt_type" \
     > /etc/nova/nova-compute.conf
 N=/etc/nova/nova.conf
-service_auth() {  # SECTION USER: credentials nova-compute uses to call another service
-    iniset $N $1 auth_type password
-    iniset $N $1 auth_url "$KS"
-    iniset $N $1 project_domain_name Default
-    iniset $N $1 user_domain_name Default
-    iniset $N $1 project_name service
-    iniset $N $1 username $2
-    iniset $N $1 password "$CLOUD_SERVICE_PASSWORD"
-    iniset $N $1 region_name RegionOne
-}
+. /opt/labbox/lib/service-auth.sh   # service_auth FILE SECTION USER
 iniset $N DEFAULT transport_url "rabbit://openstack:$RABBIT_PASSWORD@$LAB_IP_CONTROLLER:5672/"
 iniset $N DEFAULT my_ip "$LAB_IP"
 iniset $N api auth_strategy keystone
 iniset $N glance api_servers "http://$LAB_IP_CONTROLLER:9292"
 iniset $N oslo_concurrency lock_path /var/lib/nova/tmp
-service_auth placement placement
-service_auth neutron neutron
+service_auth $N placement placement
+service_auth $N neutron neutron
 chmod 0640 $N; chgrp nova $N
 systemctl enable nova-compute.service >/dev/null 2>&1   # (re)started with the SPICE settings by 50-nova-spice.sh

@@ -56,16 +56,7 @@ authtoken() {  # FILE USER: the [keystone_authtoken] of a service
     iniset $1 keystone_authtoken password "$CLOUD_SERVICE_PASSWORD"
     iniset $1 keystone_authtoken region_name RegionOne
 }
-service_auth() {  # FILE SECTION USER: credentials a service uses to call another one
-    iniset $1 $2 auth_type password
-    iniset $1 $2 auth_url "$KS"
-    iniset $1 $2 project_domain_name Default
-    iniset $1 $2 user_domain_name Default
-    iniset $1 $2 project_name service
-    iniset $1 $2 username $3
-    iniset $1 $2 password "$CLOUD_SERVICE_PASSWORD"
-    iniset $1 $2 region_name RegionOne
-}
+. /opt/labbox/lib/service-auth.sh   # service_auth FILE SECTION USER: credentials to call another service
 uwsgi_one_worker() {  # INI: one process, a few threads; say "Connection: close" (recipe F1, see keystone-uwsgi.ini)
     iniset $1 uwsgi processes 1
     iniset $1 uwsgi threads 4

@@ -34,3 +34,27 @@ def test_each_instance_spice_console_reaches_its_server_through_the_proxy(lab_up
         assert console["url"].startswith("http://198.18.0.11:6082/"), console
         reached = spice_console.reach(console["url"], timeout=30)
         assert reached.ok and reached.detail == "SPICE link reply, protocol 2.2", f"{name}: {reached.detail}"
+
+
+def test_horizon_logs_the_admin_in_and_lists_the_instances(lab_up):
+    """The dashboard is the real Horizon (Debian's openstack-dashboard under Apache's event MPM and mod_wsgi): a
+    login through its form is accepted by Keystone, and the admin's instance page lists the long-lived instances."""
+    import re
+
+    import requests
+
+    from labbox.provision import secret
+
+    base = "http://198.18.0.11/horizon"
+    with requests.Session() as web:
+        page = web.get(f"{base}/auth/login/", timeout=60)
+        assert page.status_code == 200 and "OpenStack Dashboard" in page.text, page.status_code
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        form = {"csrfmiddlewaretoken": csrf, "region": "default", "username": "admin",
+                "password": secret("KEYSTONE_ADMIN_PASSWORD"), "domain": "Default"}
+        after = web.post(f"{base}/auth/login/", data=form, headers={"Referer": f"{base}/auth/login/"}, timeout=60)
+        assert after.status_code == 200 and "/auth/login" not in after.url, f"login refused: {after.url}"
+        listing = web.get(f"{base}/admin/instances/", timeout=60)
+        assert listing.status_code == 200, listing.status_code
+        for name in INSTANCES:
+            assert name in listing.text, f"{name} is not on Horizon's admin instance page"
