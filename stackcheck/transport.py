@@ -387,19 +387,27 @@ class SSHTransport(Transport):
         """A new SSH session running `command` (as the become user, sbin in its PATH), its stdin open for the
         caller: for commands that take data on stdin, and streams such as the libvirt relay."""
         self._check_become()
+        if self.become is None:
+            return self._exec(f"{SBIN_PATH}; {command}", timeout)
+        chan = self._exec(f"{self.become.sudo(self._become_password)} /bin/sh -c "
+                          f"{shlex.quote(f'{SBIN_PATH}; {command}')}", timeout)
+        if self._become_password:
+            try:
+                chan.sendall(f"{self.become.password}\n".encode())
+            except BaseException:
+                chan.close()
+                raise
+        return chan
+
+    def _exec(self, command: str, timeout: float | None) -> paramiko.Channel:
+        """A new SSH session running `command` exactly as given."""
         try:
             chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
         except _CONNECTION_ERRORS as exc:
             raise _connection_lost(self.name, exc) from None
         chan.settimeout(timeout)  # bounds every read: a command silent for `timeout` seconds is a timeout
         try:
-            if self.become is None:
-                chan.exec_command(f"{SBIN_PATH}; {command}")
-            else:
-                chan.exec_command(f"{self.become.sudo(self._become_password)} /bin/sh -c "
-                                  f"{shlex.quote(f'{SBIN_PATH}; {command}')}")
-                if self._become_password:
-                    chan.sendall(f"{self.become.password}\n".encode())
+            chan.exec_command(command)
         except BaseException:
             chan.close()
             raise
@@ -448,17 +456,7 @@ class SSHTransport(Transport):
 
     def _exec_raw(self, command: str, stdin: str | None) -> Result:
         """`command` in a session of its own, exactly as given (no become): the become probe."""
-        try:
-            chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
-        except _CONNECTION_ERRORS as exc:
-            raise _connection_lost(self.name, exc) from None
-        chan.settimeout(self.probe_timeout)
-        try:
-            chan.exec_command(command)
-        except BaseException:
-            chan.close()
-            raise
-        return _finish(chan, self.name, command, stdin, self.probe_timeout)
+        return _finish(self._exec(command, self.probe_timeout), self.name, command, stdin, self.probe_timeout)
 
     def _run_in_own_session(self, command, stdin, timeout) -> Result:
         chan = self.session(command, timeout)

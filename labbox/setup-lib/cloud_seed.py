@@ -18,6 +18,9 @@ import time
 
 import openstack
 
+sys.path.insert(0, "/opt/labbox/lib")  # installed as /usr/local/sbin/labbox-cloud-seed: the lab's shared helpers
+from converge import converge  # noqa: E402
+
 ENV = os.environ
 IP = ENV["LAB_IP_CONTROLLER"]
 KEYSTONE = f"http://{IP}:5000"
@@ -167,34 +170,29 @@ def _md5(path):
         return hashlib.md5(f.read()).hexdigest()  # noqa: S324 (Glance's own checksum, not a security measure)
 
 
-def _image(conn, name, path, fmt, **properties):
-    """The Glance image `name` with the content of `path`: kept when its checksum matches, else made again."""
-    found = [i for i in conn.image.images(name=name)]
-    if len(found) == 1 and found[0].checksum == _md5(path) and found[0].status == "active":
+def _image(conn, name, path, disk_format, container_format=None, **properties):
+    """The Glance image `name` with the content of `path` and these properties: kept when it has them, else made
+    again."""
+    found = list(conn.image.images(name=name))
+    if len(found) == 1 and found[0].status == "active" and found[0].checksum == _md5(path) \
+            and found[0].disk_format == disk_format \
+            and all(str(found[0].properties.get(k)) == v for k, v in properties.items()):
         return found[0]
     for old in found:
         conn.image.delete_image(old)
-    return conn.image.create_image(name=name, filename=path, disk_format=fmt, container_format=fmt,
-                                   visibility="public", wait=True, timeout=300, **properties)
+    return conn.image.create_image(name=name, filename=path, disk_format=disk_format,
+                                   container_format=container_format or disk_format, visibility="public",
+                                   wait=True, timeout=300, **properties)
 
 
 def guest_image(conn):
     kernel = _image(conn, f"{GUEST_IMAGE}-kernel", f"{GUEST_DIR}/vmlinuz", "aki")
     ramdisk = _image(conn, f"{GUEST_IMAGE}-ramdisk", f"{GUEST_DIR}/initrd.gz", "ari")
-    machine = [i for i in conn.image.images(name=GUEST_IMAGE)]
-    # os_shutdown_timeout: busybox's init ignores ACPI power-off; Nova would wait its default 60 s, then destroy
-    properties = {"kernel_id": kernel.id, "ramdisk_id": ramdisk.id, "os_command_line": "console=ttyS0 quiet",
-                  "os_shutdown_timeout": "5"}
-    if len(machine) == 1 and machine[0].disk_format == "raw" \
-            and all(str(machine[0].properties.get(k)) == v for k, v in properties.items()):
-        return machine[0]
-    for old in machine:
-        conn.image.delete_image(old)
-    # raw, not ami: Nova 26's image inspection compares an ami's declared format with qemu-img's "raw" and
-    # refuses it; Nova boots the kernel and ramdisk the image names whatever its format
-    return conn.image.create_image(name=GUEST_IMAGE, filename=f"{GUEST_DIR}/disk.raw", disk_format="raw",
-                                   container_format="bare", visibility="public", wait=True, timeout=300,
-                                   **properties)
+    # raw, not ami: Nova 26's image inspection compares an ami's declared format with qemu-img's "raw" and refuses
+    # it; Nova boots the kernel and ramdisk the image names whatever its format. os_shutdown_timeout: busybox's init
+    # ignores ACPI power-off, and Nova would wait its default 60 s before destroying the guest
+    return _image(conn, GUEST_IMAGE, f"{GUEST_DIR}/disk.raw", "raw", "bare", kernel_id=kernel.id,
+                  ramdisk_id=ramdisk.id, os_command_line="console=ttyS0 quiet", os_shutdown_timeout="5")
 
 
 def flavor(conn):
@@ -252,25 +250,14 @@ def instances(conn):
             try:
                 api.wait_for_server(server, status="ACTIVE", wait=300)
             except openstack.exceptions.ResourceFailure:
-                fault = (api.get(f"/servers/{server.id}").json()["server"].get("fault") or {}).get("message", "none recorded")
+                body = api.get(f"/servers/{server.id}").json()["server"]  # the SDK's Server has no `fault`
+                fault = (body.get("fault") or {}).get("message", "none recorded")
                 raise SeedFailed(f"instance {name} went to ERROR: {fault}") from None
 
 
 def main():
     step = {"keystone": keystone, "cloud": cloud, "instances": instances}[sys.argv[1]]
-    started = time.time()
-    for attempt in range(10):  # services answer before they are fully up (authtoken, RPC): retries, bounded
-        try:
-            step(connect())
-            break
-        except SeedFailed:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if attempt == 9:
-                raise
-            print(f"cloud seed {sys.argv[1]}: retrying after {type(exc).__name__}: {exc}", file=sys.stderr)
-            time.sleep(3)
-    print(f"cloud seed {sys.argv[1]}: converged in {time.time() - started:.1f} s")
+    converge(f"cloud seed {sys.argv[1]}", lambda: step(connect()), attempts=10, pause=3, final=(SeedFailed,))
 
 
 if __name__ == "__main__":

@@ -37,3 +37,12 @@ def test_token_redacted_and_url_without_token_refused():
     url = "http://198.18.0.11:6082/spice_auto.html?token=3399d9bc-4371"
     assert sc.without_token(url) == "http://198.18.0.11:6082/spice_auto.html?token=<redacted>"
     assert not sc.reach("http://198.18.0.11:6082/spice_auto.html", timeout=1).ok
+
+
+def test_https_console_is_an_error_not_a_finding():
+    import pytest
+
+    from stackcheck.verdicts import CannotCheck
+
+    with pytest.raises(CannotCheck, match="over https"):
+        sc.reach("https://console.example:6082/spice_auto.html?token=abc", timeout=1)

@@ -2,7 +2,8 @@
 it names is static, so fetching it proves nothing. This opens the console's websocket at the proxy (the way
 spice-html5 does: `ws://HOST:PORT/?token=...`, subprotocol binary) and sends a SPICE link request for the main
 channel. The proxy validates the token, connects to the compute node's SPICE server and relays its link reply,
-which starts with the SPICE magic "REDQ". Anything else says where the chain broke."""
+which starts with the SPICE magic "REDQ". Anything else says where the chain broke; a console it cannot open
+(https) is CannotCheck."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,8 @@ import socket
 import struct
 import urllib.parse
 from dataclasses import dataclass
+
+from stackcheck.verdicts import CannotCheck
 
 SPICE_MAGIC = b"REDQ"
 # SpiceLinkHeader (magic, major 2, minor 2, size 18) + SpiceLinkMess (connection id 0, channel type 1 = main,
@@ -65,9 +68,10 @@ def reach(console_url: str, timeout: float) -> ConsoleReach:
     token = (urllib.parse.parse_qs(url.query).get("token") or [""])[0]
     if not token or not url.hostname:
         return ConsoleReach(False, f"console URL {console_url} has no host or token")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    if url.scheme == "https":
-        return ConsoleReach(False, "an https console proxy is not probed yet (websocket over TLS)")
+    if url.scheme == "https":  # not a finding: nothing was judged
+        raise CannotCheck(f"cannot open the console at {url.netloc}: a console proxy over https (websocket over TLS) "
+                          "is not probed yet")
+    port = url.port or 80
     try:
         with socket.create_connection((url.hostname, port), timeout=timeout) as sock:
             key = base64.b64encode(os.urandom(16)).decode()

@@ -8,10 +8,12 @@ Runs with Debian's /usr/bin/python3 (openstacksdk 0.101); reads the lab's env (l
 import json
 import os
 import sys
-import time
 import uuid
 
 import openstack
+
+sys.path.insert(0, "/opt/labbox/lib")  # installed as /usr/local/sbin/labbox-keystone-seed: the lab's shared helpers
+from converge import converge  # noqa: E402
 
 ENV = os.environ
 KEYSTONE = f"http://{ENV['LAB_IP_CONTROLLER']}:5000"
@@ -46,7 +48,7 @@ def _password_works(user, password, project):
         return False
 
 
-def converge(conn):
+def make_contents(conn):
     idn = conn.identity
     dom = idn.find_domain("default")
     projects = {}
@@ -116,17 +118,8 @@ def converge(conn):
 
 
 def main():
-    started = time.time()
-    for attempt in range(5):  # Keystone answers before its cache/DB are warm; a few retries, bounded
-        try:
-            converge(connect())
-            break
-        except Exception as exc:  # noqa: BLE001
-            if attempt == 4:
-                raise
-            print(f"seed: retrying after {type(exc).__name__}: {exc}", file=sys.stderr)
-            time.sleep(2)
-    print(f"seed: keystone contents converged in {time.time() - started:.1f} s")
+    # Keystone answers before its cache and database are warm: a few tries
+    converge("seed: keystone contents", lambda: make_contents(connect()), attempts=5, pause=2)
 
 
 if __name__ == "__main__":
